@@ -1,0 +1,132 @@
+//! The router: every route, its OpenAPI entry, and the layers all requests pass through.
+
+use crate::error::ApiError;
+use crate::http::{metrics, request_id};
+use crate::openapi::ApiDoc;
+use crate::routes::{auth, health, me, members, tenant};
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tower::ServiceBuilder;
+use tower_governor::GovernorError;
+use tower_governor::governor::GovernorConfigBuilder;
+use tower_governor::GovernorLayer;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(auth_routes(&state))
+        .routes(routes!(me::me))
+        .routes(routes!(tenant::get_tenant, tenant::update_tenant))
+        .routes(routes!(members::list_members))
+        .routes(routes!(members::remove_member))
+        .routes(routes!(members::create_invitation))
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
+        .routes(routes!(health::metrics))
+        .split_for_parts();
+
+    api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(request_id::middleware))
+                .layer(CatchPanicLayer::custom(|_| {
+                    ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()
+                }))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.http_metrics.clone(),
+                    metrics::middleware,
+                ))
+                .layer(DefaultBodyLimit::max(state.config.body_limit_bytes)),
+        )
+        .with_state(state)
+}
+
+/// Auth routes get a per-address rate limit on top of the per-account login slowdown.
+fn auth_routes(state: &AppState) -> OpenApiRouter<AppState> {
+    let config = GovernorConfigBuilder::default()
+        .key_extractor(state.client_ip.clone())
+        .per_millisecond(state.config.auth_rate_period.as_millis().max(1) as u64)
+        .burst_size(state.config.auth_rate_burst)
+        .finish()
+        .expect("burst and period are validated as positive by the config");
+    let limiter = config.limiter().clone();
+    // Forget addresses that have been quiet, so the table does not grow without bound.
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limiter.retain_recent();
+        }
+    });
+    OpenApiRouter::new()
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::accept_invitation))
+        .layer(GovernorLayer::new(config).error_handler(rate_limited))
+}
+
+fn rate_limited(err: GovernorError) -> Response {
+    match err {
+        GovernorError::TooManyRequests { wait_time, .. } => ApiError::too_many_requests(
+            "rate_limited",
+            wait_time,
+            format!("Too many requests from this address; retry in {wait_time} s."),
+        ),
+        other => ApiError::internal(anyhow::anyhow!("rate limiter: {other}")),
+    }
+    .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "No such route.")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "This route does not support this method.",
+    )
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests for at most `grace`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let grace = state.config.shutdown_grace;
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping_tx.send(());
+    });
+    let deadline = async move {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result,
+        () = deadline => {
+            tracing::warn!(grace_secs = grace.as_secs(), "drain deadline passed; closing remaining connections");
+            Ok(())
+        }
+    }
+}

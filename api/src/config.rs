@@ -1,0 +1,97 @@
+//! The api binary's settings (on top of [`CommonConfig`]).
+
+use ipnet::IpNet;
+use std::net::SocketAddr;
+use std::time::Duration;
+use stock_tracker_shared::Secret;
+use stock_tracker_shared::config::{CommonConfig, ConfigError, Env};
+
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    pub common: CommonConfig,
+    pub bind: SocketAddr,
+    pub public_base_url: String,
+    pub jwt_secret: Secret<Vec<u8>>,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub invitation_ttl: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed; empty means use the peer address only.
+    pub trusted_proxies: Vec<IpNet>,
+    pub body_limit_bytes: usize,
+    /// Per-address limit on /api/v1/auth: a burst, refilled one request per period.
+    pub auth_rate_burst: u32,
+    pub auth_rate_period: Duration,
+    /// Failed logins allowed before each further attempt must wait (doubling, capped).
+    pub login_free_failures: u32,
+    pub login_max_delay: Duration,
+    /// Concurrent Argon2 hashes; each takes ~19 MiB and a core for tens of milliseconds.
+    pub password_hash_concurrency: usize,
+    pub redis_key_prefix: String,
+    pub shutdown_grace: Duration,
+}
+
+fn seconds(env: &Env, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_secs(env.parse_or(name, default)?))
+}
+
+impl ApiConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::from_env(env)?;
+        let jwt_secret = env.required("JWT_SECRET")?;
+        if jwt_secret.len() < 32 {
+            return Err(ConfigError::malformed(
+                "JWT_SECRET",
+                "must be at least 32 characters",
+            ));
+        }
+        let public_base_url = env.required("PUBLIC_BASE_URL")?;
+        if !(public_base_url.starts_with("http://") || public_base_url.starts_with("https://")) {
+            return Err(ConfigError::malformed(
+                "PUBLIC_BASE_URL",
+                "expected an http(s):// URL",
+            ));
+        }
+        let trusted_proxies = env
+            .optional("TRUSTED_PROXIES")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        ConfigError::malformed("TRUSTED_PROXIES", "expected IPs or CIDRs, comma-separated")
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let auth_rate_burst: u32 = env.parse_or("AUTH_RATE_LIMIT_BURST", 20)?;
+        let auth_rate_period_ms: u64 = env.parse_or("AUTH_RATE_LIMIT_PERIOD_MS", 3000)?;
+        if auth_rate_burst == 0 || auth_rate_period_ms == 0 {
+            return Err(ConfigError::malformed(
+                "AUTH_RATE_LIMIT_BURST",
+                "burst and period must be positive",
+            ));
+        }
+        Ok(Self {
+            bind: env.parse_or("API_BIND", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
+            public_base_url: public_base_url.trim_end_matches('/').to_string(),
+            jwt_secret: Secret::new(jwt_secret.into_bytes()),
+            access_token_ttl: seconds(env, "ACCESS_TOKEN_TTL_SECS", 15 * 60)?,
+            refresh_token_ttl: seconds(env, "REFRESH_TOKEN_TTL_SECS", 30 * 24 * 3600)?,
+            invitation_ttl: seconds(env, "INVITATION_TTL_SECS", 7 * 24 * 3600)?,
+            trusted_proxies,
+            body_limit_bytes: env.parse_or("BODY_LIMIT_BYTES", 256 * 1024)?,
+            auth_rate_burst,
+            auth_rate_period: Duration::from_millis(auth_rate_period_ms),
+            login_free_failures: env.parse_or("LOGIN_FREE_FAILURES", 5)?,
+            login_max_delay: seconds(env, "LOGIN_MAX_DELAY_SECS", 300)?,
+            password_hash_concurrency: env.parse_or("PASSWORD_HASH_CONCURRENCY", 4)?,
+            redis_key_prefix: env
+                .optional("REDIS_KEY_PREFIX")
+                .unwrap_or_else(|| "st:".to_string()),
+            shutdown_grace: seconds(env, "SHUTDOWN_GRACE_SECS", 25)?,
+            common,
+        })
+    }
+}

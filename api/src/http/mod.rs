@@ -1,0 +1,8 @@
+//! HTTP conventions every endpoint shares: request ids, JSON bodies, client addresses,
+//! metrics, pagination.
+
+pub mod client_ip;
+pub mod json;
+pub mod metrics;
+pub mod pagination;
+pub mod request_id;

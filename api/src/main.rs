@@ -1,0 +1,100 @@
+//! `stock-tracker-api [serve]` runs the HTTP API; `stock-tracker-api migrate` applies the
+//! database migrations as the owner role.
+
+use std::process::ExitCode;
+use stock_tracker_api::app;
+use stock_tracker_api::config::ApiConfig;
+use stock_tracker_api::state::AppState;
+use stock_tracker_shared::config::{self, ConfigError, Env};
+use stock_tracker_shared::telemetry;
+use stock_tracker_shared::tenancy::{migrate, pool};
+
+const USAGE: &str = "usage: stock-tracker-api [serve | migrate]
+  serve    run the HTTP API (default)
+  migrate  apply database migrations as DATABASE_OWNER_URL and grant the DATABASE_URL role access";
+
+fn main() -> ExitCode {
+    let command = std::env::args().nth(1);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match command.as_deref() {
+        None | Some("serve") => runtime.block_on(serve()),
+        Some("migrate") => runtime.block_on(run_migrations()),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Some(other) => {
+            eprintln!("unknown command {other:?}\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve() -> ExitCode {
+    let config = config::exit_on_error(ApiConfig::from_env(&Env::from_process()));
+    let _telemetry = telemetry::init("stock-tracker-api", &config.common);
+    let bind = config.bind;
+    let state = match AppState::new(config) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the application state");
+            return ExitCode::FAILURE;
+        }
+    };
+    match pool::verify_app_role(&state.db).await {
+        Ok(()) => {}
+        Err(pool::RoleError::Database(e)) => {
+            tracing::warn!(error = %e, "database unreachable at start-up; /health/ready reports it until it is back");
+        }
+        Err(unsafe_role) => {
+            eprintln!("configuration error: {unsafe_role}");
+            return ExitCode::from(2);
+        }
+    }
+    let listener = match tokio::net::TcpListener::bind(bind).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, %bind, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(%bind, "api ready");
+    match app::serve(listener, state, telemetry::shutdown_signal()).await {
+        Ok(()) => {
+            tracing::info!("api stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_migrations() -> ExitCode {
+    let env = Env::from_process();
+    let urls = (|| -> Result<(String, String), ConfigError> {
+        let owner = env.required("DATABASE_OWNER_URL")?;
+        let app_url = env.required("DATABASE_URL")?;
+        let role = pool::role_of(&app_url)
+            .map_err(|_| ConfigError::malformed("DATABASE_URL", "not a PostgreSQL URL"))?;
+        Ok((owner, role))
+    })();
+    let (owner_url, app_role) = config::exit_on_error(urls);
+    match migrate::run(&owner_url, &app_role).await {
+        Ok(()) => {
+            println!("migrations applied; role {app_role} granted access");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("migration failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! `/api/v1/tenant/members` and `/api/v1/tenant/invitations`: the team.
+
+use crate::auth::Auth;
+use crate::auth::opaque::{self, INVITATION};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::json::JsonBody;
+use crate::http::pagination::{Page, PageQuery};
+use crate::routes::RoleView;
+use crate::state::AppState;
+use crate::validate;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use stock_tracker_shared::accounts::{Role, invitations, memberships};
+use stock_tracker_shared::ids::UserId;
+use stock_tracker_shared::tenancy;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberView {
+    pub user_id: Uuid,
+    pub email: String,
+    pub role: RoleView,
+    pub joined_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct InvitationRequest {
+    pub email: String,
+    /// `admin`, `member` or `viewer`; only owners may invite admins.
+    pub role: RoleView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationCreated {
+    pub id: Uuid,
+    pub email: String,
+    pub role: RoleView,
+    pub expires_at: DateTime<Utc>,
+    /// Shown once. Give it to the invitee, who accepts with `POST /api/v1/auth/accept-invitation`.
+    pub token: String,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/tenant/members", tag = "tenant",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "Members in the order they joined", body = Page<MemberView>),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_members(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Json<Page<MemberView>>> {
+    let limit = page.limit()?;
+    let after: Option<(DateTime<Utc>, Uuid)> = page.after()?;
+    let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+    let rows = memberships::page(&mut tx, after.map(|(at, id)| (at, UserId(id))), limit + 1).await?;
+    tx.commit().await?;
+    Ok(Json(Page::from_rows(
+        rows,
+        limit,
+        |m| (m.joined_at, m.user_id.0),
+        |m| MemberView {
+            user_id: m.user_id.0,
+            email: m.email,
+            role: m.role.into(),
+            joined_at: m.joined_at,
+        },
+    )))
+}
+
+#[utoipa::path(
+    delete, path = "/api/v1/tenant/members/{user_id}", tag = "tenant",
+    security(("bearer" = [])),
+    params(("user_id" = Uuid, Path, description = "The member's user id")),
+    responses(
+        (status = 204, description = "Removed; their sessions end at once"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only owners and admins remove others; admins cannot remove owners", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such member in this tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The last owner cannot be removed (`last_owner`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(user_id): Path<String>,
+) -> ApiResult<StatusCode> {
+    // A malformed id names no member: same answer as an unknown one.
+    let target = Uuid::try_parse(&user_id)
+        .map(UserId)
+        .map_err(|_| ApiError::not_found("member"))?;
+    let leaving = target == auth.user;
+    if !leaving {
+        auth.require_manage()?;
+    }
+    let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+    let role = memberships::role_of(&mut tx, target)
+        .await?
+        .ok_or_else(|| ApiError::not_found("member"))?;
+    if role == Role::Owner {
+        if !leaving && auth.role != Role::Owner {
+            return Err(ApiError::forbidden("Only an owner can remove another owner."));
+        }
+        if memberships::count_owners(&mut tx).await? <= 1 {
+            return Err(ApiError::conflict(
+                "last_owner",
+                "The tenant's last owner cannot be removed.",
+            ));
+        }
+    }
+    memberships::delete(&mut tx, target).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/tenant/invitations", tag = "tenant",
+    security(("bearer" = [])),
+    request_body = InvitationRequest,
+    responses(
+        (status = 201, description = "Invitation created; the token is shown only now", body = InvitationCreated),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only owners and admins invite; only owners invite admins", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad email or role (`invalid_role` for owner)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_invitation(
+    State(state): State<AppState>,
+    auth: Auth,
+    JsonBody(body): JsonBody<InvitationRequest>,
+) -> ApiResult<(StatusCode, Json<InvitationCreated>)> {
+    auth.require_manage()?;
+    let email = validate::email("email", &body.email)?;
+    let role = Role::from(body.role);
+    if role == Role::Owner {
+        return Err(ApiError::invalid(
+            "invalid_role",
+            "role",
+            "Invite as admin, member or viewer; ownership is not granted by invitation.",
+        ));
+    }
+    if role == Role::Admin && auth.role != Role::Owner {
+        return Err(ApiError::forbidden("Only owners can invite admins."));
+    }
+    let secret = opaque::generate(INVITATION, auth.tenant);
+    let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+    let invitation = invitations::insert(
+        &mut tx,
+        invitations::NewInvitation {
+            email: &email,
+            role,
+            token_hash: &secret.hash,
+            invited_by: auth.user,
+            expires_at: Utc::now() + state.config.invitation_ttl,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(InvitationCreated {
+            id: invitation.id.0,
+            email: invitation.email,
+            role: invitation.role.into(),
+            expires_at: invitation.expires_at,
+            token: secret.token,
+        }),
+    ))
+}

@@ -1,0 +1,10 @@
+//! HTTP handlers, one module per resource. Each handler documents itself for OpenAPI.
+
+pub mod auth;
+pub mod health;
+pub mod me;
+pub mod members;
+pub mod tenant;
+mod views;
+
+pub use views::*;

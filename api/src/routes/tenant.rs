@@ -1,0 +1,64 @@
+//! `/api/v1/tenant`: the signed-in user's tenant.
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::json::JsonBody;
+use crate::routes::TenantView;
+use crate::state::AppState;
+use crate::validate;
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use stock_tracker_shared::accounts::tenants;
+use stock_tracker_shared::tenancy;
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateTenantRequest {
+    /// 1 to 200 characters.
+    pub name: String,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/tenant", tag = "tenant",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The tenant", body = TenantView),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_tenant(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<TenantView>> {
+    let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+    let tenant = tenants::current(&mut tx)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    tx.commit().await?;
+    Ok(Json(tenant.into()))
+}
+
+#[utoipa::path(
+    patch, path = "/api/v1/tenant", tag = "tenant",
+    security(("bearer" = [])),
+    request_body = UpdateTenantRequest,
+    responses(
+        (status = 200, description = "The renamed tenant", body = TenantView),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only owners and admins can rename the tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Name missing or out of bounds", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_tenant(
+    State(state): State<AppState>,
+    auth: Auth,
+    JsonBody(body): JsonBody<UpdateTenantRequest>,
+) -> ApiResult<Json<TenantView>> {
+    auth.require_manage()?;
+    let name = validate::name("name", &body.name)?;
+    let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+    let tenant = tenants::rename(&mut tx, &name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    tx.commit().await?;
+    Ok(Json(tenant.into()))
+}

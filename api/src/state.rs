@@ -1,0 +1,59 @@
+use crate::auth::access::AccessTokens;
+use crate::auth::password::Passwords;
+use crate::auth::throttle::LoginThrottle;
+use crate::config::ApiConfig;
+use crate::http::client_ip::ClientIpResolver;
+use crate::http::metrics::HttpMetrics;
+use prometheus_client::registry::Registry;
+use sqlx::PgPool;
+use std::sync::Arc;
+use stock_tracker_shared::kv::{self, Redis};
+use stock_tracker_shared::tenancy::pool;
+
+/// Everything a handler may need, built once at start-up. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<ApiConfig>,
+    pub db: PgPool,
+    pub redis: Redis,
+    pub access: Arc<AccessTokens>,
+    pub passwords: Passwords,
+    pub throttle: Arc<LoginThrottle>,
+    pub client_ip: ClientIpResolver,
+    pub http_metrics: Arc<HttpMetrics>,
+    pub registry: Arc<Registry>,
+}
+
+impl AppState {
+    /// Connections are lazy: the api starts while PostgreSQL or Redis is down and reports
+    /// "not ready" until they are back.
+    pub fn new(config: ApiConfig) -> anyhow::Result<Self> {
+        let db = pool::connect_lazy(
+            config.common.database_url.expose(),
+            config.common.database_max_connections,
+        )?;
+        let redis = kv::connect(config.common.redis_url.expose())?;
+        let mut registry = Registry::with_prefix("stock_tracker");
+        let http_metrics = Arc::new(HttpMetrics::register(&mut registry));
+        Ok(Self {
+            access: Arc::new(AccessTokens::new(
+                config.jwt_secret.expose(),
+                &config.public_base_url,
+                config.access_token_ttl,
+            )),
+            passwords: Passwords::new(config.password_hash_concurrency)?,
+            throttle: Arc::new(LoginThrottle::new(
+                redis.clone(),
+                &config.redis_key_prefix,
+                config.login_free_failures,
+                config.login_max_delay,
+            )),
+            client_ip: ClientIpResolver::new(config.trusted_proxies.clone()),
+            http_metrics,
+            registry: Arc::new(registry),
+            db,
+            redis,
+            config: Arc::new(config),
+        })
+    }
+}

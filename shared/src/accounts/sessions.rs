@@ -1,0 +1,98 @@
+//! Refresh-token sessions. Tokens are opaque and stored as SHA-256 digests; each use
+//! rotates the token, and a second use of the same token revokes its whole family (it means
+//! the token leaked and two parties hold it).
+
+use crate::ids::{TenantId, UserId};
+use crate::tenancy::Tx;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+pub struct NewSession<'a> {
+    pub tenant: TenantId,
+    pub user: UserId,
+    pub family: Uuid,
+    pub token_hash: &'a [u8],
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn insert(tx: &mut Tx, s: NewSession<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into refresh_tokens (id, tenant_id, user_id, family_id, token_hash, expires_at)
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(s.tenant)
+    .bind(s.user)
+    .bind(s.family)
+    .bind(s.token_hash)
+    .bind(s.expires_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Redeemed {
+    /// The token was live; it is now used and the caller issues its successor.
+    Valid { user: UserId, family: Uuid },
+    /// Already used: the family has just been revoked.
+    Reused,
+    /// Unknown, expired or revoked.
+    Invalid,
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredToken {
+    user_id: UserId,
+    family_id: Uuid,
+    expires_at: DateTime<Utc>,
+    used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Marks a refresh token used, or revokes its family if it was used before.
+pub async fn redeem(tx: &mut Tx, token_hash: &[u8]) -> sqlx::Result<Redeemed> {
+    let row: Option<StoredToken> = sqlx::query_as(
+        "select user_id, family_id, expires_at, used_at, revoked_at
+           from refresh_tokens where token_hash = $1 for update",
+    )
+    .bind(token_hash)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(Redeemed::Invalid);
+    };
+    if row.revoked_at.is_some() || row.expires_at <= Utc::now() {
+        return Ok(Redeemed::Invalid);
+    }
+    if row.used_at.is_some() {
+        revoke_family(tx, row.family_id).await?;
+        return Ok(Redeemed::Reused);
+    }
+    sqlx::query("update refresh_tokens set used_at = now() where token_hash = $1")
+        .bind(token_hash)
+        .execute(&mut **tx)
+        .await?;
+    Ok(Redeemed::Valid {
+        user: row.user_id,
+        family: row.family_id,
+    })
+}
+
+pub async fn revoke_family(tx: &mut Tx, family: Uuid) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "update refresh_tokens set revoked_at = now() where family_id = $1 and revoked_at is null",
+    )
+    .bind(family)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// The family of a token, used by logout.
+pub async fn family_of(tx: &mut Tx, token_hash: &[u8]) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar("select family_id from refresh_tokens where token_hash = $1")
+        .bind(token_hash)
+        .fetch_optional(&mut **tx)
+        .await
+}

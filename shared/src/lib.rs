@@ -1,0 +1,16 @@
+//! The domain library shared by the api, worker and scheduler binaries.
+//!
+//! Modules are named after capabilities, not layers: `config` reads the environment once,
+//! `tenancy` owns the database pool and the tenant-scoped transaction helper every tenant
+//! query goes through, `telemetry` sets up logs, Sentry and shutdown signals.
+
+pub mod accounts;
+pub mod config;
+pub mod ids;
+pub mod kv;
+pub mod secret;
+pub mod service;
+pub mod telemetry;
+pub mod tenancy;
+
+pub use secret::Secret;
