@@ -61,7 +61,10 @@ impl ApiConfig {
                 s.parse::<IpNet>()
                     .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
                     .map_err(|_| {
-                        ConfigError::malformed("TRUSTED_PROXIES", "expected IPs or CIDRs, comma-separated")
+                        ConfigError::malformed(
+                            "TRUSTED_PROXIES",
+                            "expected IPs or CIDRs, comma-separated",
+                        )
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -94,14 +94,22 @@ impl ApiError {
 
     /// Also what another tenant's object answers: existence is never revealed.
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, detail)
     }
 
-    pub fn too_many_requests(code: &'static str, retry_after: u64, detail: impl Into<String>) -> Self {
+    pub fn too_many_requests(
+        code: &'static str,
+        retry_after: u64,
+        detail: impl Into<String>,
+    ) -> Self {
         Self::new(StatusCode::TOO_MANY_REQUESTS, code, detail).with_retry_after(retry_after)
     }
 
@@ -145,7 +153,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {
             match &self.source {
-                Some(source) => tracing::error!(code = self.code, error = ?source, "request failed"),
+                Some(source) => {
+                    tracing::error!(code = self.code, error = ?source, "request failed")
+                }
                 None => tracing::warn!(code = self.code, detail = %self.detail, "request failed"),
             }
         }

@@ -66,9 +66,18 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(email("email", " Seller@Shop.RU ").unwrap(), "seller@shop.ru");
-        for bad in ["", "no-at", "a@b", "a@.b.c", "a@b..c", "a b@c.d", "@c.d", "a@b@c.d"] {
-            assert_eq!(email("email", bad).unwrap_err().code(), "invalid_email", "{bad}");
+        assert_eq!(
+            email("email", " Seller@Shop.RU ").unwrap(),
+            "seller@shop.ru"
+        );
+        for bad in [
+            "", "no-at", "a@b", "a@.b.c", "a@b..c", "a b@c.d", "@c.d", "a@b@c.d",
+        ] {
+            assert_eq!(
+                email("email", bad).unwrap_err().code(),
+                "invalid_email",
+                "{bad}"
+            );
         }
     }
 

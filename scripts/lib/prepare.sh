@@ -70,12 +70,15 @@ ensure_postgres() {
   pg_superuser <<SQL
 do \$\$ begin
   if not exists (select from pg_roles where rolname = '$OWNER_ROLE') then
-    create role $OWNER_ROLE login createdb password '$OWNER_PASSWORD';
+    create role $OWNER_ROLE login createdb bypassrls password '$OWNER_PASSWORD';
   end if;
   if not exists (select from pg_roles where rolname = '$APP_ROLE') then
     create role $APP_ROLE login nosuperuser nobypassrls nocreatedb password '$APP_PASSWORD';
   end if;
 end \$\$;
+-- The owner runs migrations and cross-tenant maintenance (key rotation, retention);
+-- the application role never bypasses row-level security.
+alter role $OWNER_ROLE bypassrls createdb;
 alter role $APP_ROLE nosuperuser nobypassrls;
 SQL
   if ! pg_superuser -tAc "select 1 from pg_database where datname = '$DB_NAME'" | grep -q 1; then
@@ -109,7 +112,7 @@ ensure_redis() {
 ensure_toolchain() {
   command -v cargo >/dev/null || die "cargo not found: install Rust (rustup) 1.94 or newer"
   command -v cc >/dev/null || apt_install build-essential
-  command -v cmake >/dev/null || apt_install cmake  # aws-lc-sys builds with it when no prebuilt fits
+  command -v curl >/dev/null || apt_install curl ca-certificates
 }
 
 # ---------------------------------------------------------------- secrets for local runs

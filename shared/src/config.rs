@@ -218,7 +218,10 @@ mod tests {
         vec![
             ("DATABASE_URL", "postgres://app:pw@localhost/db"),
             ("REDIS_URL", "redis://localhost"),
-            ("CREDENTIALS_KEYS", "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+            (
+                "CREDENTIALS_KEYS",
+                "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ),
         ]
     }
 
@@ -243,7 +246,11 @@ mod tests {
         let keys = CredentialKeys::parse(&format!("new:{KEY}, old:{KEY}")).unwrap();
         assert_eq!(keys.active().id, "new");
         assert!(keys.by_id("old").is_some());
-        assert!(CredentialKeys::parse("k:AAAA").unwrap_err().contains("32 bytes"));
+        assert!(
+            CredentialKeys::parse("k:AAAA")
+                .unwrap_err()
+                .contains("32 bytes")
+        );
         assert!(CredentialKeys::parse(&format!("a:{KEY},a:{KEY}")).is_err());
         assert!(CredentialKeys::parse("").is_err());
     }

@@ -23,9 +23,11 @@ pub async fn connect(config: &CommonConfig, service: &str) -> anyhow::Result<Con
     let mut delay = Duration::from_millis(250);
     loop {
         let db_state = pool::verify_app_role(&db).await;
-        if let Err(e @ (pool::RoleError::Superuser(_)
-        | pool::RoleError::BypassRls(_)
-        | pool::RoleError::OwnsTables { .. })) = db_state
+        if let Err(
+            e @ (pool::RoleError::Superuser(_)
+            | pool::RoleError::BypassRls(_)
+            | pool::RoleError::OwnsTables { .. }),
+        ) = db_state
         {
             anyhow::bail!(e);
         }

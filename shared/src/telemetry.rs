@@ -17,7 +17,12 @@ pub fn init(service: &'static str, config: &CommonConfig) -> TelemetryGuard {
         .with(ErrorLayer::new().with_filter(LevelFilter::ERROR));
     match config.log_format {
         LogFormat::Json => registry
-            .with(fmt::layer().json().flatten_event(true).with_current_span(true))
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true),
+            )
             .init(),
         LogFormat::Pretty => registry.with(fmt::layer().compact()).init(),
     }

@@ -1,1 +1,12 @@
+//! The harness every integration test uses: a fresh database per test (cloned from a
+//! migrated template, so it is fast), a Redis key prefix per test, the real api router on
+//! a loopback port, and small helpers for the requests tests make again and again.
 
+pub mod db;
+pub mod http;
+pub mod lifecycle;
+pub mod process;
+pub mod tenancy_probe;
+
+pub use db::TestDb;
+pub use http::{Session, TestApp};

@@ -63,7 +63,11 @@ impl AccessTokens {
             exp: now + self.ttl.as_secs() as i64,
             jti: Uuid::new_v4(),
         };
-        Ok(encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
+        Ok(encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )?)
     }
 
     /// The claims of a valid access token; `None` for anything else, whatever the reason

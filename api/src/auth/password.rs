@@ -59,7 +59,8 @@ impl Passwords {
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.as_ref().clone());
         tokio::task::spawn_blocking(move || {
-            let parsed = PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
+            let parsed =
+                PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
             Ok(argon.verify_password(password.as_bytes(), &parsed).is_ok() && known)
         })
         .await?
@@ -83,8 +84,15 @@ mod tests {
     async fn hashes_with_argon2id_at_owasp_parameters_and_verifies() {
         let p = Passwords::new(1).unwrap();
         let hash = p.hash("correct horse".into()).await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
-        assert!(p.verify("correct horse".into(), Some(hash.clone())).await.unwrap());
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(
+            p.verify("correct horse".into(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
         assert!(!p.verify("wrong horse".into(), Some(hash)).await.unwrap());
         assert!(!p.verify("timing-equaliser".into(), None).await.unwrap());
     }

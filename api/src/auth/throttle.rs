@@ -81,7 +81,8 @@ impl LoginThrottle {
     pub async fn succeeded(&self, s: &Subjects) {
         let mut conn = self.redis.clone();
         let keys = [s.account.clone(), format!("{}:block", s.account)];
-        let result: redis::RedisResult<()> = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
+        let result: redis::RedisResult<()> =
+            redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
         if let Err(e) = result {
             tracing::warn!(error = %e, "login throttle unavailable; counter not reset");
         }
@@ -110,7 +111,9 @@ impl LoginThrottle {
 
 /// 1 s after the first failure past the free ones, then 2, 4, 8 … up to `max`.
 fn delay_after(excess: u32, max: Duration) -> Duration {
-    let secs = 1u64.checked_shl(excess.saturating_sub(1)).unwrap_or(u64::MAX);
+    let secs = 1u64
+        .checked_shl(excess.saturating_sub(1))
+        .unwrap_or(u64::MAX);
     Duration::from_secs(secs).min(max)
 }
 

@@ -70,10 +70,18 @@ fn from_serde(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
                 .strip_prefix("missing field `")
                 .and_then(|rest| rest.split('`').next())
             {
-                let field = if path == "." { name.to_string() } else { format!("{path}.{name}") };
+                let field = if path == "." {
+                    name.to_string()
+                } else {
+                    format!("{path}.{name}")
+                };
                 return ApiError::invalid("missing_field", &field, format!("{field} is required."));
             }
-            let detail = message.split(" at line ").next().unwrap_or(&message).to_string();
+            let detail = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_string();
             let field = if path == "." { String::new() } else { path };
             let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", detail);
             if !field.is_empty() {
@@ -81,7 +89,10 @@ fn from_serde(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
             }
             e
         }
-        _ => ApiError::bad_request("malformed_json", format!("The body is not valid JSON: {inner}")),
+        _ => ApiError::bad_request(
+            "malformed_json",
+            format!("The body is not valid JSON: {inner}"),
+        ),
     }
 }
 

@@ -56,7 +56,11 @@ impl<T> Page<T> {
     ) -> Self {
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
-        let next_cursor = if more { rows.last().map(|r| encode(&key(r))) } else { None };
+        let next_cursor = if more {
+            rows.last().map(|r| encode(&key(r)))
+        } else {
+            None
+        };
         Page {
             items: rows.into_iter().map(map).collect(),
             next_cursor,
@@ -73,7 +77,13 @@ pub fn decode<K: DeserializeOwned>(cursor: &str) -> Result<K, ApiError> {
         .decode(cursor)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| ApiError::invalid("invalid_cursor", "cursor", "The cursor is not one this API issued."))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "invalid_cursor",
+                "cursor",
+                "The cursor is not one this API issued.",
+            )
+        })
 }
 
 #[cfg(test)]
@@ -84,7 +94,10 @@ mod tests {
     fn pages_carry_a_cursor_only_when_more_rows_exist() {
         let page: Page<i32> = Page::from_rows(vec![1, 2, 3], 2, |r| *r, |r| r * 10);
         assert_eq!(page.items, vec![10, 20]);
-        assert_eq!(decode::<i32>(page.next_cursor.as_deref().unwrap()).unwrap(), 2);
+        assert_eq!(
+            decode::<i32>(page.next_cursor.as_deref().unwrap()).unwrap(),
+            2
+        );
         let last: Page<i32> = Page::from_rows(vec![1, 2], 2, |r| *r, |r| r);
         assert!(last.next_cursor.is_none());
     }
@@ -92,9 +105,15 @@ mod tests {
     #[test]
     fn rejects_foreign_cursors_and_limits() {
         assert_eq!(decode::<i32>("!!!").unwrap_err().code(), "invalid_cursor");
-        let q = PageQuery { limit: Some(0), cursor: None };
+        let q = PageQuery {
+            limit: Some(0),
+            cursor: None,
+        };
         assert_eq!(q.limit().unwrap_err().code(), "invalid_limit");
-        let q = PageQuery { limit: Some(MAX_LIMIT + 1), cursor: None };
+        let q = PageQuery {
+            limit: Some(MAX_LIMIT + 1),
+            cursor: None,
+        };
         assert!(q.limit().is_err());
     }
 }

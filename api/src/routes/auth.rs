@@ -188,8 +188,12 @@ pub async fn refresh(
             let role = memberships::role_of(&mut tx, user)
                 .await?
                 .ok_or_else(invalid_refresh)?;
-            let tenant = tenants::current(&mut tx).await?.ok_or_else(invalid_refresh)?;
-            let user = users::by_id(&mut tx, user).await?.ok_or_else(invalid_refresh)?;
+            let tenant = tenants::current(&mut tx)
+                .await?
+                .ok_or_else(invalid_refresh)?;
+            let user = users::by_id(&mut tx, user)
+                .await?
+                .ok_or_else(invalid_refresh)?;
             let response = start_session(&state, &mut tx, user, tenant, role, Some(family)).await?;
             tx.commit().await?;
             Ok(Json(response))
@@ -248,13 +252,18 @@ pub async fn accept_invitation(
 ) -> ApiResult<Json<TokenResponse>> {
     validate::password("password", &body.password)?;
     let token = body.token.trim();
-    let tenant_id = opaque::tenant_of(INVITATION, token).ok_or_else(|| ApiError::not_found("invitation"))?;
+    let tenant_id =
+        opaque::tenant_of(INVITATION, token).ok_or_else(|| ApiError::not_found("invitation"))?;
     let mut tx = tenancy::begin(&state.db, Scope::tenant(tenant_id)).await?;
     let invitation = invitations::accept(&mut tx, &opaque::digest(token))
         .await?
         .ok_or_else(|| ApiError::not_found("invitation"))?;
 
-    tenancy::rescope(&mut tx, Scope::tenant(tenant_id).with_login(&invitation.email)).await?;
+    tenancy::rescope(
+        &mut tx,
+        Scope::tenant(tenant_id).with_login(&invitation.email),
+    )
+    .await?;
     let user = match users::by_email(&mut tx, &invitation.email).await? {
         Some(existing) => {
             let ok = state
@@ -278,7 +287,10 @@ pub async fn accept_invitation(
         .await
         .map_err(|e| {
             if accounts::is_unique_violation(&e, "memberships_pkey") {
-                ApiError::conflict("already_member", "This account is already a member of the tenant.")
+                ApiError::conflict(
+                    "already_member",
+                    "This account is already a member of the tenant.",
+                )
             } else {
                 e.into()
             }
@@ -326,7 +338,11 @@ async fn start_session(
 }
 
 fn invalid_credentials() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", BAD_CREDENTIALS)
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        BAD_CREDENTIALS,
+    )
 }
 
 fn invalid_refresh() -> ApiError {

@@ -61,7 +61,11 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         ("migrations", migrations),
     ]);
     if checks.values().all(|v| v == "ok") {
-        return Json(Health { status: "ok", checks }).into_response();
+        return Json(Health {
+            status: "ok",
+            checks,
+        })
+        .into_response();
     }
     let failed: Vec<&str> = checks
         .iter()

@@ -62,7 +62,8 @@ pub async fn list_members(
     let limit = page.limit()?;
     let after: Option<(DateTime<Utc>, Uuid)> = page.after()?;
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
-    let rows = memberships::page(&mut tx, after.map(|(at, id)| (at, UserId(id))), limit + 1).await?;
+    let rows =
+        memberships::page(&mut tx, after.map(|(at, id)| (at, UserId(id))), limit + 1).await?;
     tx.commit().await?;
     Ok(Json(Page::from_rows(
         rows,
@@ -108,7 +109,9 @@ pub async fn remove_member(
         .ok_or_else(|| ApiError::not_found("member"))?;
     if role == Role::Owner {
         if !leaving && auth.role != Role::Owner {
-            return Err(ApiError::forbidden("Only an owner can remove another owner."));
+            return Err(ApiError::forbidden(
+                "Only an owner can remove another owner.",
+            ));
         }
         if memberships::count_owners(&mut tx).await? <= 1 {
             return Err(ApiError::conflict(

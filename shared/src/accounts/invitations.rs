@@ -17,7 +17,9 @@ fn from_row((id, email, role, expires_at): Row) -> sqlx::Result<Invitation> {
     Ok(Invitation {
         id,
         email,
-        role: role.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+        role: role
+            .parse()
+            .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
         expires_at,
     })
 }

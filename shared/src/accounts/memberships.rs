@@ -25,7 +25,10 @@ impl TryFrom<MemberRow> for Member {
         Ok(Member {
             user_id: r.user_id,
             email: r.email,
-            role: r.role.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+            role: r
+                .role
+                .parse()
+                .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
             joined_at: r.joined_at,
         })
     }
@@ -62,7 +65,13 @@ pub async fn tenants_of(tx: &mut Tx, user: UserId) -> sqlx::Result<Vec<(TenantId
     .fetch_all(&mut **tx)
     .await?;
     rows.into_iter()
-        .map(|(t, r)| Ok((t, r.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?)))
+        .map(|(t, r)| {
+            Ok((
+                t,
+                r.parse()
+                    .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+            ))
+        })
         .collect()
 }
 
@@ -97,9 +106,11 @@ pub async fn count_owners(tx: &mut Tx) -> sqlx::Result<i64> {
 
 /// Removes a member (their refresh tokens go with them by cascade). False if none matched.
 pub async fn delete(tx: &mut Tx, user: UserId) -> sqlx::Result<bool> {
-    let done = sqlx::query("delete from memberships where user_id = $1 and tenant_id = app_current_tenant()")
-        .bind(user)
-        .execute(&mut **tx)
-        .await?;
+    let done = sqlx::query(
+        "delete from memberships where user_id = $1 and tenant_id = app_current_tenant()",
+    )
+    .bind(user)
+    .execute(&mut **tx)
+    .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -24,7 +24,9 @@ pub async fn run(owner_url: &str, app_role: &str) -> anyhow::Result<()> {
          grant execute on all functions in schema public to {app_role};
          revoke insert, update, delete on _sqlx_migrations from {app_role};"
     );
-    sqlx::raw_sql(AssertSqlSafe(grants)).execute(&mut conn).await?;
+    sqlx::raw_sql(AssertSqlSafe(grants))
+        .execute(&mut conn)
+        .await?;
     conn.close().await?;
     Ok(())
 }

@@ -22,7 +22,9 @@ pub enum RoleError {
     Superuser(String),
     #[error("database role {0} has BYPASSRLS; row-level security would not apply")]
     BypassRls(String),
-    #[error("database role {role} owns {tables} table(s); owners skip policies unless forced, connect as the application role")]
+    #[error(
+        "database role {role} owns {tables} table(s); owners skip policies unless forced, connect as the application role"
+    )]
     OwnsTables { role: String, tables: i64 },
     #[error(transparent)]
     Database(#[from] sqlx::Error),

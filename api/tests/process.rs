@@ -1,0 +1,176 @@
+//! The api binary as operators run it: configuration errors, the role check, migrate,
+//! and draining in-flight requests on SIGTERM.
+
+use std::time::Duration;
+use stock_tracker_tests::TestDb;
+use stock_tracker_tests::http::{TEST_CREDENTIALS_KEYS, TEST_JWT_SECRET};
+use stock_tracker_tests::process::Process;
+
+const EXE: &str = env!("CARGO_BIN_EXE_stock-tracker-api");
+
+fn env(db: &TestDb, port: u16) -> Vec<(&'static str, String)> {
+    vec![
+        ("DATABASE_URL", db.app_url()),
+        ("REDIS_URL", stock_tracker_tests::db::redis_url()),
+        ("CREDENTIALS_KEYS", TEST_CREDENTIALS_KEYS.to_string()),
+        ("JWT_SECRET", TEST_JWT_SECRET.to_string()),
+        ("PUBLIC_BASE_URL", "http://127.0.0.1".to_string()),
+        ("API_BIND", format!("127.0.0.1:{port}")),
+        ("LOG_FORMAT", "json".to_string()),
+        ("PASSWORD_HASH_CONCURRENCY", "1".to_string()),
+    ]
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn bad_configuration_is_one_line_and_exit_2() {
+    let db = TestDb::new().await;
+    let cases = [
+        (
+            "JWT_SECRET",
+            None,
+            "configuration error: JWT_SECRET is not set",
+        ),
+        (
+            "JWT_SECRET",
+            Some("short"),
+            "configuration error: JWT_SECRET is malformed: must be at least 32 characters",
+        ),
+        (
+            "API_BIND",
+            Some("nowhere"),
+            "configuration error: API_BIND is malformed",
+        ),
+        (
+            "LOG_FORMAT",
+            Some("xml"),
+            "configuration error: LOG_FORMAT is malformed",
+        ),
+        (
+            "CREDENTIALS_KEYS",
+            Some("k1:tooshort"),
+            "configuration error: CREDENTIALS_KEYS is malformed",
+        ),
+    ];
+    for (var, value, expected) in cases {
+        let mut e: Vec<_> = env(&db, free_port())
+            .into_iter()
+            .filter(|(k, _)| *k != var)
+            .collect();
+        if let Some(v) = value {
+            e.push((var, v.to_string()));
+        }
+        let mut p = Process::start(EXE, &[], &e);
+        let status = p.wait_exit(Duration::from_secs(10));
+        assert_eq!(status.code(), Some(2), "{var}: {:?}", p.seen);
+        assert_eq!(p.seen.len(), 1, "{var}: one line: {:?}", p.seen);
+        assert!(p.seen[0].starts_with(expected), "{var}: {:?}", p.seen);
+        if let Some(v) = value {
+            assert!(
+                !p.seen[0].contains(v) || v.len() < 6,
+                "values are not echoed"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn refuses_to_serve_as_the_owner_role() {
+    let db = TestDb::new().await;
+    let mut e = env(&db, free_port());
+    e[0].1 = db.owner_url();
+    let mut p = Process::start(EXE, &[], &e);
+    assert_eq!(
+        p.wait_exit(Duration::from_secs(10)).code(),
+        Some(2),
+        "{:?}",
+        p.seen
+    );
+    assert!(
+        p.seen.iter().any(|l| l.contains("BYPASSRLS")),
+        "{:?}",
+        p.seen
+    );
+}
+
+#[tokio::test]
+async fn migrate_is_idempotent_and_grants_the_app_role() {
+    let db = TestDb::new().await;
+    let e = vec![
+        ("DATABASE_URL", db.app_url()),
+        ("DATABASE_OWNER_URL", db.owner_url()),
+    ];
+    let mut p = Process::start(EXE, &["migrate"], &e);
+    assert_eq!(
+        p.wait_exit(Duration::from_secs(30)).code(),
+        Some(0),
+        "{:?}",
+        p.seen
+    );
+    assert!(p.seen.iter().any(|l| l.contains("granted")), "{:?}", p.seen);
+    let mut missing = Process::start(EXE, &["migrate"], &e[..1]);
+    assert_eq!(missing.wait_exit(Duration::from_secs(10)).code(), Some(2));
+    assert_eq!(
+        missing.seen,
+        ["configuration error: DATABASE_OWNER_URL is not set"]
+    );
+}
+
+#[tokio::test]
+async fn sigterm_drains_in_flight_requests_then_exits_0() {
+    let db = TestDb::new().await;
+    let port = free_port();
+    let mut p = Process::start(EXE, &[], &env(&db, port));
+    p.wait_for("api ready", Duration::from_secs(20));
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let ready = client
+        .get(format!("{base}/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+
+    // Registrations hash passwords one at a time here, so several are still in flight
+    // when the signal arrives.
+    let mut in_flight = Vec::new();
+    for i in 0..4 {
+        let req = client
+            .post(format!("{base}/api/v1/auth/register"))
+            .json(&serde_json::json!({
+                "email": format!("drain{i}@shop.ru"),
+                "password": "correct horse battery",
+                "company_name": "Drain"
+            }))
+            .send();
+        in_flight.push(tokio::spawn(req));
+    }
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    p.signal("TERM");
+    for r in in_flight {
+        let res = r.await.unwrap().expect("in-flight request completes");
+        assert_eq!(res.status(), 201);
+    }
+    let status = tokio::task::spawn_blocking(move || {
+        let s = p.wait_exit(Duration::from_secs(30));
+        (s, p.seen.clone())
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.0.code(), Some(0), "{:?}", status.1);
+    // New connections are refused once it has stopped.
+    assert!(
+        client
+            .get(format!("{base}/health/live"))
+            .send()
+            .await
+            .is_err()
+    );
+}

@@ -1,0 +1,58 @@
+//! The start-up and shutdown contract the worker and scheduler share: one line and exit 2
+//! on bad configuration; ready once PostgreSQL and Redis answer; exit 0 on SIGTERM.
+
+use crate::TestDb;
+use crate::process::{Process, base_env};
+use std::time::Duration;
+
+pub async fn exits_2_naming_a_missing_variable(exe: &str) {
+    let db = TestDb::new().await;
+    let env: Vec<_> = base_env(&db)
+        .into_iter()
+        .filter(|(k, _)| *k != "REDIS_URL")
+        .collect();
+    let mut p = Process::start(exe, &[], &env);
+    let status = p.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(2), "{:?}", p.seen);
+    assert_eq!(p.seen, ["configuration error: REDIS_URL is not set"]);
+}
+
+pub async fn refuses_a_role_that_bypasses_rls(exe: &str) {
+    let db = TestDb::new().await;
+    let mut env = base_env(&db);
+    env[0].1 = db.owner_url();
+    let mut p = Process::start(exe, &[], &env);
+    let status = p.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(2), "{:?}", p.seen);
+    assert!(
+        p.seen.iter().any(|l| l.contains("BYPASSRLS")),
+        "{:?}",
+        p.seen
+    );
+}
+
+pub async fn starts_and_stops_cleanly_on_sigterm(exe: &str, ready_line: &str) {
+    let db = TestDb::new().await;
+    let mut p = Process::start(exe, &[], &base_env(&db));
+    p.wait_for(ready_line, Duration::from_secs(20));
+    p.signal("TERM");
+    let status = p.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "{:?}", p.seen);
+}
+
+pub async fn waits_for_redis_and_stops_on_sigterm_while_waiting(exe: &str, ready_line: &str) {
+    let db = TestDb::new().await;
+    let mut env = base_env(&db);
+    env[1].1 = "redis://127.0.0.1:1".to_string();
+    let mut p = Process::start(exe, &[], &env);
+    p.wait_for("waiting for dependencies", Duration::from_secs(20));
+    assert!(!p.seen.iter().any(|l| l.contains(ready_line)));
+    // SIGTERM while still waiting also ends it cleanly.
+    p.signal("TERM");
+    assert_eq!(
+        p.wait_exit(Duration::from_secs(10)).code(),
+        Some(0),
+        "{:?}",
+        p.seen
+    );
+}

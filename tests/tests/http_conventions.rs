@@ -1,0 +1,223 @@
+//! Conventions every route shares: problem documents, request ids, limits, health,
+//! metrics and the API documentation.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use stock_tracker_tests::TestApp;
+
+#[tokio::test]
+async fn unknown_routes_and_wrong_methods_are_problems() {
+    let app = TestApp::spawn().await;
+    app.call(Method::GET, "/api/v1/nope", None, None)
+        .await
+        .problem(404, "route_not_found");
+    app.call(Method::DELETE, "/api/v1/auth/login", None, None)
+        .await
+        .problem(405, "method_not_allowed");
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_413() {
+    let app = TestApp::builder()
+        .env("BODY_LIMIT_BYTES", "1024")
+        .spawn()
+        .await;
+    let huge = json!({"email": "a@b.co", "password": "x".repeat(4096), "company_name": "X"});
+    app.post("/api/v1/auth/register", None, huge)
+        .await
+        .problem(413, "body_too_large");
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_generated_and_appear_in_problems() {
+    let app = TestApp::spawn().await;
+    let mine = app
+        .send(
+            app.client
+                .get(app.url("/api/v1/nope"))
+                .header("x-request-id", "req-123_abc"),
+        )
+        .await;
+    assert_eq!(mine.headers["x-request-id"], "req-123_abc");
+    assert_eq!(mine.body["request_id"], "req-123_abc");
+
+    // Hostile ids (log injection, absurd length) are replaced by a generated one.
+    for hostile in ["a b\tc", &"x".repeat(500)] {
+        let a = app
+            .send(
+                app.client
+                    .get(app.url("/health/live"))
+                    .header("x-request-id", hostile),
+            )
+            .await;
+        let echoed = a.headers["x-request-id"].to_str().unwrap();
+        assert_ne!(echoed, hostile);
+        assert!(uuid::Uuid::parse_str(echoed).is_ok());
+    }
+    let generated = app.send(app.client.get(app.url("/health/live"))).await;
+    assert!(uuid::Uuid::parse_str(generated.headers["x-request-id"].to_str().unwrap()).is_ok());
+}
+
+#[tokio::test]
+async fn readiness_checks_postgres_redis_and_migrations() {
+    let app = TestApp::spawn().await;
+    let live = app.call(Method::GET, "/health/live", None, None).await;
+    assert_eq!(live.status, StatusCode::OK);
+    let ready = app.call(Method::GET, "/health/ready", None, None).await;
+    assert_eq!(ready.status, StatusCode::OK, "{ready:#?}");
+    assert_eq!(ready.body["checks"]["postgres"], "ok");
+    assert_eq!(ready.body["checks"]["redis"], "ok");
+    assert_eq!(ready.body["checks"]["migrations"], "ok");
+
+    // A database that lacks the latest migration is not ready, and says why.
+    sqlx::query(
+        "delete from _sqlx_migrations where version = (select max(version) from _sqlx_migrations)",
+    )
+    .execute(&app.db.owner)
+    .await
+    .unwrap();
+    let not = app.call(Method::GET, "/health/ready", None, None).await;
+    let p = not.problem(503, "not_ready");
+    assert_eq!(p["checks"]["postgres"], "ok");
+    assert!(
+        p["checks"]["migrations"]
+            .as_str()
+            .unwrap()
+            .starts_with("error")
+    );
+}
+
+#[tokio::test]
+async fn readiness_names_redis_when_it_is_unreachable() {
+    // Port 1 on loopback: nothing listens there.
+    let app = TestApp::builder()
+        .env("REDIS_URL", "redis://127.0.0.1:1")
+        .spawn()
+        .await;
+    let not = app.call(Method::GET, "/health/ready", None, None).await;
+    let p = not.problem(503, "not_ready");
+    assert_eq!(p["checks"]["postgres"], "ok");
+    assert!(
+        p["checks"]["redis"].as_str().unwrap().starts_with("error"),
+        "{p}"
+    );
+    // Sign-up and sign-in do not depend on Redis: the throttle degrades to letting through.
+    let s = app.register("noredis@shop.ru", "Shop").await;
+    assert_eq!(
+        app.get("/api/v1/me", &s.access).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.login("noredis@shop.ru", "wrong password").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status() {
+    let app = TestApp::spawn().await;
+    app.call(Method::GET, "/health/live", None, None).await;
+    app.call(Method::GET, "/api/v1/me", None, None).await;
+    app.call(Method::GET, "/no/such/route", None, None).await;
+    let m = app.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(m.status, StatusCode::OK);
+    assert!(
+        m.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("openmetrics")
+    );
+    let text = &m.text;
+    assert!(
+        text.contains(
+            r#"stock_tracker_http_requests_total{method="GET",route="/health/live",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="/api/v1/me",status="401""#),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
+    assert!(text.contains("stock_tracker_http_request_duration_seconds_bucket"));
+}
+
+/// Every route the router serves, as (method, OpenAPI path).
+const ROUTES: &[(&str, &str)] = &[
+    ("post", "/api/v1/auth/register"),
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/refresh"),
+    ("post", "/api/v1/auth/logout"),
+    ("post", "/api/v1/auth/accept-invitation"),
+    ("get", "/api/v1/me"),
+    ("get", "/api/v1/tenant"),
+    ("patch", "/api/v1/tenant"),
+    ("get", "/api/v1/tenant/members"),
+    ("delete", "/api/v1/tenant/members/{user_id}"),
+    ("post", "/api/v1/tenant/invitations"),
+    ("get", "/health/live"),
+    ("get", "/health/ready"),
+    ("get", "/metrics"),
+];
+
+#[tokio::test]
+async fn openapi_documents_every_route_with_schemas_and_errors() {
+    let app = TestApp::spawn().await;
+    let doc = app.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    let paths = doc.body["paths"].as_object().unwrap();
+    let mut documented = 0;
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            documented += 1;
+            assert!(
+                ROUTES.contains(&(method.as_str(), path.as_str())),
+                "{method} {path} is documented but not in the route list"
+            );
+            let responses = op["responses"].as_object().unwrap();
+            let success = responses.keys().any(|k| k.starts_with('2'));
+            assert!(success, "{method} {path} documents no success response");
+            if !path.starts_with("/health") && path != "/metrics" {
+                let problem = responses.iter().any(|(code, r)| {
+                    code.starts_with('4')
+                        && r["content"]["application/problem+json"]["schema"]["$ref"]
+                            == "#/components/schemas/Problem"
+                });
+                assert!(problem, "{method} {path} documents no problem response");
+            }
+            if ["post", "patch", "put"].contains(&method.as_str()) && path != "/api/v1/auth/logout"
+            {
+                assert!(
+                    op["requestBody"]["content"]["application/json"]["schema"].is_object(),
+                    "{method} {path} has no request schema"
+                );
+            }
+        }
+    }
+    assert_eq!(documented, ROUTES.len(), "every route is documented");
+    assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
+
+    // And every documented route is really served (not a 404 from the fallback).
+    for (method, path) in ROUTES {
+        let path = path.replace("{user_id}", &uuid::Uuid::new_v4().to_string());
+        let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let a = app.call(m, &path, None, Some(Value::Null)).await;
+        assert_ne!(a.body["code"], "route_not_found", "{method} {path}");
+        assert_ne!(a.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn docs_page_is_served_without_internet() {
+    let app = TestApp::spawn().await;
+    let page = app.send(app.client.get(app.url("/docs/"))).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("swagger-ui"), "{}", page.text);
+    // The page's assets come from this server, not a CDN.
+    assert!(!page.text.contains("cdn."), "{}", page.text);
+    let js = app
+        .send(app.client.get(app.url("/docs/swagger-ui-bundle.js")))
+        .await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert!(js.text.len() > 100_000);
+}
