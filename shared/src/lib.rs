@@ -12,5 +12,6 @@ pub mod secret;
 pub mod service;
 pub mod telemetry;
 pub mod tenancy;
+pub mod vault;
 
 pub use secret::Secret;
