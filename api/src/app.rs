@@ -3,7 +3,7 @@
 use crate::error::ApiError;
 use crate::http::{metrics, request_id};
 use crate::openapi::ApiDoc;
-use crate::routes::{auth, health, me, members, tenant};
+use crate::routes::{auth, credentials, health, me, members, stock, sync, tenant};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -29,6 +29,21 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(members::list_members))
         .routes(routes!(members::remove_member))
         .routes(routes!(members::create_invitation))
+        .routes(routes!(
+            credentials::put_credentials,
+            credentials::get_credentials,
+            credentials::delete_credentials
+        ))
+        .routes(routes!(sync::start_sync))
+        .routes(routes!(sync::list_runs))
+        .routes(routes!(sync::get_run))
+        .routes(routes!(sync::status))
+        .routes(routes!(stock::list_products))
+        .routes(routes!(stock::get_product))
+        .routes(routes!(stock::stock_history))
+        .routes(routes!(stock::list_stocks))
+        .routes(routes!(stock::list_warehouses))
+        .routes(routes!(stock::list_sizes))
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(health::metrics))

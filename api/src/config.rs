@@ -5,10 +5,16 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use stock_tracker_shared::Secret;
 use stock_tracker_shared::config::{CommonConfig, ConfigError, Env};
+use stock_tracker_shared::wb::WbConfig;
 
 #[derive(Clone, Debug)]
 pub struct ApiConfig {
     pub common: CommonConfig,
+    pub wb: WbConfig,
+    /// How long a cached read lives (sync completion drops it sooner).
+    pub cache_ttl: Duration,
+    /// The sync interval of tenants without a plan-specific one.
+    pub default_sync_interval: Duration,
     pub bind: SocketAddr,
     pub public_base_url: String,
     pub jwt_secret: Secret<Vec<u8>>,
@@ -26,7 +32,6 @@ pub struct ApiConfig {
     pub login_max_delay: Duration,
     /// Concurrent Argon2 hashes; each takes ~19 MiB and a core for tens of milliseconds.
     pub password_hash_concurrency: usize,
-    pub redis_key_prefix: String,
     pub shutdown_grace: Duration,
 }
 
@@ -90,10 +95,12 @@ impl ApiConfig {
             login_free_failures: env.parse_or("LOGIN_FREE_FAILURES", 5)?,
             login_max_delay: seconds(env, "LOGIN_MAX_DELAY_SECS", 300)?,
             password_hash_concurrency: env.parse_or("PASSWORD_HASH_CONCURRENCY", 4)?,
-            redis_key_prefix: env
-                .optional("REDIS_KEY_PREFIX")
-                .unwrap_or_else(|| "st:".to_string()),
             shutdown_grace: seconds(env, "SHUTDOWN_GRACE_SECS", 25)?,
+            wb: WbConfig::from_env(env)?,
+            cache_ttl: seconds(env, "CACHE_TTL_SECS", 300)?,
+            default_sync_interval: Duration::from_secs(
+                60 * env.parse_or("SYNC_INTERVAL_MINUTES", 60u64)?,
+            ),
             common,
         })
     }

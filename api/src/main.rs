@@ -5,13 +5,18 @@ use std::process::ExitCode;
 use stock_tracker_api::app;
 use stock_tracker_api::config::ApiConfig;
 use stock_tracker_api::state::AppState;
+use stock_tracker_shared::config::CredentialKeys;
 use stock_tracker_shared::config::{self, ConfigError, Env};
 use stock_tracker_shared::telemetry;
 use stock_tracker_shared::tenancy::{migrate, pool};
+use stock_tracker_shared::vault::{Vault, rotate};
 
-const USAGE: &str = "usage: stock-tracker-api [serve | migrate]
-  serve    run the HTTP API (default)
-  migrate  apply database migrations as DATABASE_OWNER_URL and grant the DATABASE_URL role access";
+const USAGE: &str = "usage: stock-tracker-api [serve | migrate | rotate-credentials-key]
+  serve                   run the HTTP API (default)
+  migrate                 apply database migrations as DATABASE_OWNER_URL and grant the
+                          DATABASE_URL role access
+  rotate-credentials-key  re-encrypt every stored WB token under the first key of
+                          CREDENTIALS_KEYS (connects as DATABASE_OWNER_URL)";
 
 fn main() -> ExitCode {
     let command = std::env::args().nth(1);
@@ -25,6 +30,7 @@ fn main() -> ExitCode {
     match command.as_deref() {
         None | Some("serve") => runtime.block_on(serve()),
         Some("migrate") => runtime.block_on(run_migrations()),
+        Some("rotate-credentials-key") => runtime.block_on(rotate_credentials_key()),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -94,6 +100,45 @@ async fn run_migrations() -> ExitCode {
         }
         Err(e) => {
             eprintln!("migration failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn rotate_credentials_key() -> ExitCode {
+    let env = Env::from_process();
+    let settings = (|| -> Result<(String, CredentialKeys), ConfigError> {
+        let owner = env.required("DATABASE_OWNER_URL")?;
+        let keys = CredentialKeys::parse(&env.required("CREDENTIALS_KEYS")?)
+            .map_err(|reason| ConfigError::malformed("CREDENTIALS_KEYS", reason))?;
+        Ok((owner, keys))
+    })();
+    let (owner_url, keys) = config::exit_on_error(settings);
+    let vault = Vault::new(keys);
+    let result = async {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&owner_url).await?;
+        rotate::rotate(&mut conn, &vault).await
+    }
+    .await;
+    match result {
+        Ok(r) => {
+            println!(
+                "re-encrypted {} credential(s) under key {}; {} changed meanwhile; {} unreadable",
+                r.resealed,
+                vault.active_key_id(),
+                r.skipped,
+                r.unreadable
+            );
+            if r.unreadable > 0 {
+                eprintln!("some credentials use a key that is no longer in CREDENTIALS_KEYS");
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("rotation failed: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -18,6 +18,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     tags(
         (name = "auth", description = "Sign-up, sign-in and sessions"),
         (name = "tenant", description = "The seller's account and team"),
+        (name = "wildberries", description = "The seller's WB API token"),
+        (name = "sync", description = "Syncing from Wildberries"),
+        (name = "stock", description = "Synced products, warehouses and stock"),
         (name = "operations", description = "Health and metrics"),
     )
 )]

@@ -7,8 +7,11 @@ use crate::http::metrics::HttpMetrics;
 use prometheus_client::registry::Registry;
 use sqlx::PgPool;
 use std::sync::Arc;
+use stock_tracker_shared::cache::TenantCache;
 use stock_tracker_shared::kv::{self, Redis};
 use stock_tracker_shared::tenancy::pool;
+use stock_tracker_shared::vault::Vault;
+use stock_tracker_shared::wb::{WbClient, WbMetrics};
 
 /// Everything a handler may need, built once at start-up. Cheap to clone.
 #[derive(Clone)]
@@ -22,6 +25,9 @@ pub struct AppState {
     pub client_ip: ClientIpResolver,
     pub http_metrics: Arc<HttpMetrics>,
     pub registry: Arc<Registry>,
+    pub vault: Vault,
+    pub wb: WbClient,
+    pub cache: TenantCache,
 }
 
 impl AppState {
@@ -35,7 +41,13 @@ impl AppState {
         let redis = kv::connect(config.common.redis_url.expose())?;
         let mut registry = Registry::with_prefix("stock_tracker");
         let http_metrics = Arc::new(HttpMetrics::register(&mut registry));
+        let prefix = &config.common.redis_key_prefix;
+        let wb = WbClient::new(config.wb.clone(), redis.clone(), prefix)?
+            .with_metrics(WbMetrics::register(&mut registry));
         Ok(Self {
+            vault: Vault::new(config.common.credentials_keys.clone()),
+            wb,
+            cache: TenantCache::new(redis.clone(), prefix, config.cache_ttl),
             access: Arc::new(AccessTokens::new(
                 config.jwt_secret.expose(),
                 &config.public_base_url,
@@ -44,7 +56,7 @@ impl AppState {
             passwords: Passwords::new(config.password_hash_concurrency)?,
             throttle: Arc::new(LoginThrottle::new(
                 redis.clone(),
-                &config.redis_key_prefix,
+                &config.common.redis_key_prefix,
                 config.login_free_failures,
                 config.login_max_delay,
             )),

@@ -162,6 +162,8 @@ pub struct CommonConfig {
     pub credentials_keys: CredentialKeys,
     pub log_format: LogFormat,
     pub sentry_dsn: Option<Secret<String>>,
+    /// Prefix of every Redis key, so environments can share one Redis.
+    pub redis_key_prefix: String,
 }
 
 impl CommonConfig {
@@ -188,6 +190,9 @@ impl CommonConfig {
             redis_url,
             credentials_keys,
             log_format: env.parse_or("LOG_FORMAT", LogFormat::Pretty)?,
+            redis_key_prefix: env
+                .optional("REDIS_KEY_PREFIX")
+                .unwrap_or_else(|| "st:".to_string()),
             sentry_dsn: env
                 .optional("SENTRY_DSN")
                 .map(|dsn| {

@@ -5,13 +5,19 @@
 //! query goes through, `telemetry` sets up logs, Sentry and shutdown signals.
 
 pub mod accounts;
+pub mod cache;
 pub mod config;
+pub mod credentials;
 pub mod ids;
+pub mod jobs;
 pub mod kv;
 pub mod secret;
 pub mod service;
+pub mod stock;
+pub mod sync;
 pub mod telemetry;
 pub mod tenancy;
 pub mod vault;
+pub mod wb;
 
 pub use secret::Secret;

@@ -1,19 +1,21 @@
-//! `stock-tracker-worker`: Runs background jobs (sync, alerts, webhooks) from the PostgreSQL job queue. The job
-//! handlers arrive with the sync issue; this binary already owns start-up, readiness and a
-//! clean SIGTERM.
+//! `stock-tracker-worker`: runs background jobs (tenant syncs) from the PostgreSQL queue.
 
+mod config;
+mod sync_job;
+
+use config::WorkerConfig;
 use std::process::ExitCode;
-use stock_tracker_shared::config::{self, CommonConfig, Env};
+use stock_tracker_shared::config::{self as shared_config, Env};
 use stock_tracker_shared::{service, telemetry};
 
 const SERVICE: &str = "stock-tracker-worker";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = config::exit_on_error(CommonConfig::from_env(&Env::from_process()));
-    let _telemetry = telemetry::init(SERVICE, &config);
+    let config = shared_config::exit_on_error(WorkerConfig::from_env(&Env::from_process()));
+    let _telemetry = telemetry::init(SERVICE, &config.common);
     let connections = tokio::select! {
-        result = service::connect(&config, SERVICE) => match result {
+        result = service::connect(&config.common, SERVICE) => match result {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("configuration error: {e}");
@@ -22,9 +24,14 @@ async fn main() -> ExitCode {
         },
         () = telemetry::shutdown_signal() => return ExitCode::SUCCESS,
     };
-    tracing::info!(service = SERVICE, "worker ready");
-    telemetry::shutdown_signal().await;
-    connections.db.close().await;
-    tracing::info!(service = SERVICE, "worker stopped");
-    ExitCode::SUCCESS
+    match sync_job::run(&config, connections).await {
+        Ok(()) => {
+            tracing::info!(service = SERVICE, "worker stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "worker failed");
+            ExitCode::FAILURE
+        }
+    }
 }

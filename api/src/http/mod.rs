@@ -1,6 +1,7 @@
 //! HTTP conventions every endpoint shares: request ids, JSON bodies, client addresses,
 //! metrics, pagination.
 
+pub mod cached;
 pub mod client_ip;
 pub mod json;
 pub mod metrics;

@@ -1,9 +1,12 @@
 //! HTTP handlers, one module per resource. Each handler documents itself for OpenAPI.
 
 pub mod auth;
+pub mod credentials;
 pub mod health;
 pub mod me;
 pub mod members;
+pub mod stock;
+pub mod sync;
 pub mod tenant;
 mod views;
 

@@ -17,12 +17,16 @@ pub async fn run(owner_url: &str, app_role: &str) -> anyhow::Result<()> {
     );
     let mut conn = PgConnection::connect(owner_url).await?;
     MIGRATOR.run(&mut conn).await?;
+    // The job queue's own schema (apalis), with its own migration history table.
+    apalis_postgres::PostgresStorage::migrations()
+        .run(&mut conn)
+        .await?;
     let grants = format!(
-        "grant usage on schema public to {app_role};
-         grant select, insert, update, delete on all tables in schema public to {app_role};
-         grant usage, select on all sequences in schema public to {app_role};
-         grant execute on all functions in schema public to {app_role};
-         revoke insert, update, delete on _sqlx_migrations from {app_role};"
+        "grant usage on schema public, apalis to {app_role};
+         grant select, insert, update, delete on all tables in schema public, apalis to {app_role};
+         grant usage, select on all sequences in schema public, apalis to {app_role};
+         grant execute on all functions in schema public, apalis to {app_role};
+         revoke insert, update, delete on _sqlx_migrations, apalis._sqlx_migrations from {app_role};"
     );
     sqlx::raw_sql(AssertSqlSafe(grants))
         .execute(&mut conn)

@@ -3,6 +3,8 @@
 //! data binding a ciphertext to its tenant and credential row: a ciphertext copied to
 //! another row or tenant does not decrypt.
 
+pub mod rotate;
+
 use crate::Secret;
 use crate::config::CredentialKeys;
 use crate::ids::TenantId;

@@ -1,0 +1,527 @@
+//! Synced data: products, sizes, warehouses, stock and its history. All reads are cached
+//! per tenant (see `http::cached`) and carry the time of the sync they come from.
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::cached::cached;
+use crate::http::pagination::{Page, PageQuery};
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use stock_tracker_shared::stock::{history, products, stocks, warehouses};
+use stock_tracker_shared::sync::runs;
+use stock_tracker_shared::tenancy::{self, Tx};
+use utoipa::{IntoParams, ToSchema};
+
+async fn synced_at(tx: &mut Tx) -> sqlx::Result<Option<DateTime<Utc>>> {
+    Ok(runs::last_with_status(tx, "succeeded")
+        .await?
+        .and_then(|r| r.finished_at))
+}
+
+fn nm_id_of(raw: &str) -> ApiResult<i64> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ApiError::not_found("product"))
+}
+
+#[derive(Debug, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProductsQuery {
+    /// Substring of vendor code, title or brand, or an exact barcode.
+    pub search: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductSummaryView {
+    pub nm_id: i64,
+    pub vendor_code: String,
+    pub brand: String,
+    pub title: String,
+    pub subject_name: String,
+    /// Number of sizes.
+    pub sizes: i64,
+    /// Total quantity over all warehouses.
+    pub quantity: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/products", tag = "stock",
+    security(("bearer" = [])),
+    params(ProductsQuery),
+    responses(
+        (status = 200, description = "Products by nm_id", body = Page<ProductSummaryView>,
+         headers(("X-Cache" = String, description = "HIT or MISS"), ("X-Cache-TTL" = u64, description = "Seconds the cached answer lives"), ("X-Data-Synced-At" = String, description = "When the data was synced"))),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_products(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<ProductsQuery>,
+) -> ApiResult<Response> {
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    };
+    let limit = page.limit()?;
+    let after: Option<i64> = page.after()?;
+    let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let name = format!("products:{}", serde_json::to_string(&q).unwrap_or_default());
+    cached(&state, auth.tenant, &name, async {
+        let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+        let rows = products::page(&mut tx, search, after, limit + 1).await?;
+        let at = synced_at(&mut tx).await?;
+        tx.commit().await?;
+        let page = Page::from_rows(
+            rows,
+            limit,
+            |p| p.nm_id,
+            |p| ProductSummaryView {
+                nm_id: p.nm_id,
+                vendor_code: p.vendor_code,
+                brand: p.brand,
+                title: p.title,
+                subject_name: p.subject_name,
+                sizes: p.sizes,
+                quantity: p.quantity,
+                updated_at: p.updated_at,
+            },
+        );
+        Ok((page, at))
+    })
+    .await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WarehouseStockView {
+    /// `wb` (WB's warehouses) or `seller` (the seller's own).
+    pub kind: String,
+    pub warehouse_id: i64,
+    pub warehouse_name: String,
+    pub quantity: i64,
+    pub in_way_to_client: i64,
+    pub in_way_from_client: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SizeView {
+    pub chrt_id: i64,
+    pub tech_size: String,
+    pub wb_size: String,
+    pub barcodes: Vec<String>,
+    pub quantity: i64,
+    pub stock: Vec<WarehouseStockView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductView {
+    pub nm_id: i64,
+    pub imt_id: Option<i64>,
+    pub vendor_code: String,
+    pub brand: String,
+    pub title: String,
+    pub subject_name: String,
+    pub quantity: i64,
+    pub sizes: Vec<SizeView>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/products/{nm_id}", tag = "stock",
+    security(("bearer" = [])),
+    params(("nm_id" = i64, Path, description = "WB article (nmID)")),
+    responses(
+        (status = 200, description = "The product with sizes, barcodes and stock per warehouse", body = ProductView),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product in this tenant", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_product(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(nm_id): Path<String>,
+) -> ApiResult<Response> {
+    let nm_id = nm_id_of(&nm_id)?;
+    cached(&state, auth.tenant, &format!("product:{nm_id}"), async {
+        let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+        let product = products::get(&mut tx, nm_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("product"))?;
+        let sizes = products::sizes(&mut tx, nm_id).await?;
+        let stock = products::stock(&mut tx, nm_id).await?;
+        let at = synced_at(&mut tx).await?;
+        tx.commit().await?;
+        let sizes: Vec<SizeView> = sizes
+            .into_iter()
+            .map(|z| {
+                let stock: Vec<WarehouseStockView> = stock
+                    .iter()
+                    .filter(|s| s.chrt_id == z.chrt_id)
+                    .map(|s| WarehouseStockView {
+                        kind: s.kind.clone(),
+                        warehouse_id: s.warehouse_id,
+                        warehouse_name: s.warehouse_name.clone(),
+                        quantity: s.quantity,
+                        in_way_to_client: s.in_way_to_client,
+                        in_way_from_client: s.in_way_from_client,
+                    })
+                    .collect();
+                SizeView {
+                    chrt_id: z.chrt_id,
+                    tech_size: z.tech_size,
+                    wb_size: z.wb_size,
+                    barcodes: z.barcodes,
+                    quantity: stock.iter().map(|s| s.quantity).sum(),
+                    stock,
+                }
+            })
+            .collect();
+        let view = ProductView {
+            nm_id: product.nm_id,
+            imt_id: product.imt_id,
+            vendor_code: product.vendor_code,
+            brand: product.brand,
+            title: product.title,
+            subject_name: product.subject_name,
+            quantity: sizes.iter().map(|s| s.quantity).sum(),
+            sizes,
+            updated_at: product.updated_at,
+        };
+        Ok((view, at))
+    })
+    .await
+}
+
+#[derive(Debug, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Changes at or after this time (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Changes before this time (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StockChangeView {
+    pub recorded_at: DateTime<Utc>,
+    pub chrt_id: i64,
+    pub kind: String,
+    pub warehouse_id: i64,
+    pub quantity: i64,
+    /// The quantity before; absent when the row first appeared.
+    pub previous: Option<i64>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/products/{nm_id}/stock-history", tag = "stock",
+    security(("bearer" = [])),
+    params(("nm_id" = i64, Path, description = "WB article (nmID)"), HistoryQuery),
+    responses(
+        (status = 200, description = "Quantity changes, oldest first", body = Page<StockChangeView>),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product in this tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad `from`/`to`, `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn stock_history(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(nm_id): Path<String>,
+    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let nm_id = nm_id_of(&nm_id)?;
+    let Query(q) = query.map_err(|e| {
+        ApiError::invalid(
+            "invalid_query",
+            "from",
+            format!("Bad query parameters: {e}"),
+        )
+    })?;
+    if let (Some(from), Some(to)) = (q.from, q.to)
+        && from > to
+    {
+        return Err(ApiError::invalid(
+            "invalid_range",
+            "from",
+            "`from` must not be after `to`.",
+        ));
+    }
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    };
+    let limit = page.limit()?;
+    let after: Option<(DateTime<Utc>, String, i64, i64)> = page.after()?;
+    let name = format!(
+        "history:{nm_id}:{}",
+        serde_json::to_string(&q).unwrap_or_default()
+    );
+    cached(&state, auth.tenant, &name, async {
+        let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+        if products::get(&mut tx, nm_id).await?.is_none() {
+            return Err(ApiError::not_found("product"));
+        }
+        let rows = history::page(&mut tx, nm_id, q.from, q.to, after, limit + 1).await?;
+        let at = synced_at(&mut tx).await?;
+        tx.commit().await?;
+        let page = Page::from_rows(
+            rows,
+            limit,
+            |c| (c.recorded_at, c.kind.clone(), c.warehouse_id, c.chrt_id),
+            |c| StockChangeView {
+                recorded_at: c.recorded_at,
+                chrt_id: c.chrt_id,
+                kind: c.kind,
+                warehouse_id: c.warehouse_id,
+                quantity: c.quantity,
+                previous: c.previous,
+            },
+        );
+        Ok((page, at))
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StockSort {
+    Product,
+    Quantity,
+    #[serde(rename = "-quantity")]
+    QuantityDesc,
+}
+
+#[derive(Debug, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StocksQuery {
+    /// `wb` or `seller`.
+    pub kind: Option<String>,
+    pub warehouse_id: Option<i64>,
+    pub nm_id: Option<i64>,
+    pub chrt_id: Option<i64>,
+    /// Tech size, e.g. `42` or `M`.
+    pub size: Option<String>,
+    /// Substring of vendor code, title or brand, or an exact barcode.
+    pub search: Option<String>,
+    /// true: only rows with stock; false: only rows at zero.
+    pub in_stock: Option<bool>,
+    /// Only rows with quantity below this number.
+    pub below: Option<i64>,
+    /// `product` (default), `quantity` or `-quantity`.
+    pub sort: Option<StockSort>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StockLineView {
+    pub nm_id: i64,
+    pub chrt_id: i64,
+    pub vendor_code: Option<String>,
+    pub title: Option<String>,
+    pub brand: Option<String>,
+    pub tech_size: Option<String>,
+    pub barcodes: Option<Vec<String>>,
+    pub kind: String,
+    pub warehouse_id: i64,
+    pub warehouse_name: String,
+    pub quantity: i64,
+    pub in_way_to_client: i64,
+    pub in_way_from_client: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/stocks", tag = "stock",
+    security(("bearer" = [])),
+    params(StocksQuery),
+    responses(
+        (status = 200, description = "Stock rows (one size on one warehouse)", body = Page<StockLineView>,
+         headers(("X-Cache" = String, description = "HIT or MISS"), ("X-Cache-TTL" = u64, description = "Seconds the cached answer lives"), ("X-Data-Synced-At" = String, description = "When the data was synced"))),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad filter (`invalid_query`, with the field), `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_stocks(
+    State(state): State<AppState>,
+    auth: Auth,
+    query: Result<Query<StocksQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(q) = query.map_err(query_problem)?;
+    if let Some(kind) = &q.kind
+        && kind != "wb"
+        && kind != "seller"
+    {
+        return Err(ApiError::invalid(
+            "invalid_query",
+            "kind",
+            "kind is `wb` or `seller`.",
+        ));
+    }
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    };
+    let limit = page.limit()?;
+    let after: Option<stocks::Key> = page.after()?;
+    let sort = match q.sort.unwrap_or(StockSort::Product) {
+        StockSort::Product => stocks::Sort::Product,
+        StockSort::Quantity => stocks::Sort::QuantityAsc,
+        StockSort::QuantityDesc => stocks::Sort::QuantityDesc,
+    };
+    let filter = stocks::Filter {
+        kind: q.kind.clone(),
+        warehouse_id: q.warehouse_id,
+        nm_id: q.nm_id,
+        chrt_id: q.chrt_id,
+        size: q.size.clone().filter(|s| !s.trim().is_empty()),
+        search: q
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from),
+        in_stock: q.in_stock,
+        below: q.below,
+    };
+    let name = format!("stocks:{}", serde_json::to_string(&q).unwrap_or_default());
+    cached(&state, auth.tenant, &name, async {
+        let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+        let rows = stocks::page(&mut tx, &filter, sort, after.as_ref(), limit + 1).await?;
+        let at = synced_at(&mut tx).await?;
+        tx.commit().await?;
+        let page = Page::from_rows(
+            rows,
+            limit,
+            |r| r.key(),
+            |r| StockLineView {
+                nm_id: r.nm_id,
+                chrt_id: r.chrt_id,
+                vendor_code: r.vendor_code,
+                title: r.title,
+                brand: r.brand,
+                tech_size: r.tech_size,
+                barcodes: r.barcodes,
+                kind: r.kind,
+                warehouse_id: r.warehouse_id,
+                warehouse_name: r.warehouse_name,
+                quantity: r.quantity,
+                in_way_to_client: r.in_way_to_client,
+                in_way_from_client: r.in_way_from_client,
+                updated_at: r.updated_at,
+            },
+        );
+        Ok((page, at))
+    })
+    .await
+}
+
+/// Names the parameter serde choked on, e.g. `below` for `below=abc`.
+fn query_problem(e: axum::extract::rejection::QueryRejection) -> ApiError {
+    let text = e.body_text();
+    let field = text
+        .split('`')
+        .nth(1)
+        .filter(|f| f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or("query")
+        .to_string();
+    ApiError::invalid("invalid_query", &field, text)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WarehouseView {
+    pub kind: String,
+    pub warehouse_id: i64,
+    pub name: String,
+    pub region: Option<String>,
+    /// WB's aggregate of its Russian warehouses (id -999999).
+    pub is_aggregate: bool,
+    pub stock_rows: i64,
+    pub quantity: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListOf<T> {
+    pub items: Vec<T>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/warehouses", tag = "stock",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Warehouses with stock totals", body = ListOf<WarehouseView>),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_warehouses(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
+    cached(&state, auth.tenant, "warehouses", async {
+        let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+        let rows = warehouses::all(&mut tx).await?;
+        let at = synced_at(&mut tx).await?;
+        tx.commit().await?;
+        let items = rows
+            .into_iter()
+            .map(|w| WarehouseView {
+                kind: w.kind,
+                warehouse_id: w.warehouse_id,
+                name: w.name,
+                region: w.region,
+                is_aggregate: w.is_aggregate,
+                stock_rows: w.stock_rows,
+                quantity: w.quantity,
+                updated_at: w.updated_at,
+            })
+            .collect();
+        Ok((ListOf { items }, at))
+    })
+    .await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SizeNameView {
+    pub tech_size: String,
+    /// Products that come in this size.
+    pub products: i64,
+    /// Size variants (chrtIDs) with this size.
+    pub variants: i64,
+    pub quantity: i64,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/sizes", tag = "stock",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The distinct sizes in the catalog, for size filters", body = ListOf<SizeNameView>),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_sizes(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
+    cached(&state, auth.tenant, "sizes", async {
+        let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+        let rows = warehouses::size_names(&mut tx).await?;
+        let at = synced_at(&mut tx).await?;
+        tx.commit().await?;
+        let items = rows
+            .into_iter()
+            .map(|s| SizeNameView {
+                tech_size: s.tech_size,
+                products: s.products,
+                variants: s.variants,
+                quantity: s.quantity,
+            })
+            .collect();
+        Ok((ListOf { items }, at))
+    })
+    .await
+}

@@ -1,0 +1,248 @@
+//! `/api/v1/sync`: start a sync and follow its runs.
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::pagination::{Page, PageQuery};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use stock_tracker_shared::accounts::is_unique_violation;
+use stock_tracker_shared::credentials;
+use stock_tracker_shared::jobs::{self, SyncJob};
+use stock_tracker_shared::sync::runs::{self, SyncRun};
+use stock_tracker_shared::tenancy;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// One sync: what it did or why it failed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncRunView {
+    pub id: Uuid,
+    /// `manual` or `schedule`.
+    pub trigger: String,
+    /// `queued`, `running`, `succeeded` or `failed`.
+    pub status: String,
+    pub attempts: i32,
+    pub queued_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    pub products: Option<i32>,
+    pub sizes: Option<i32>,
+    pub warehouses: Option<i32>,
+    pub stock_rows: Option<i32>,
+    /// Stock rows inserted, changed or removed by this run.
+    pub stock_changes: Option<i32>,
+    pub history_rows: Option<i32>,
+    pub wb_requests: i32,
+    /// WB answers that were 429 Too Many Requests.
+    pub wb_rate_limited: i32,
+    /// `stocks_report`, or `warehouse_remains` for base tokens.
+    pub stock_source: Option<String>,
+    /// Stable failure code, e.g. `wb_unauthorized`, `wb_unavailable`, `wb_bad_response`.
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+impl From<SyncRun> for SyncRunView {
+    fn from(r: SyncRun) -> Self {
+        Self {
+            id: r.id,
+            trigger: r.trigger,
+            status: r.status,
+            attempts: r.attempts,
+            queued_at: r.queued_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            duration_ms: r.duration_ms,
+            products: r.products,
+            sizes: r.sizes,
+            warehouses: r.warehouses,
+            stock_rows: r.stock_rows,
+            stock_changes: r.stock_changes,
+            history_rows: r.history_rows,
+            wb_requests: r.wb_requests,
+            wb_rate_limited: r.wb_rate_limited,
+            stock_source: r.stock_source,
+            error_code: r.error_code,
+            error_message: r.error_message,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncStarted {
+    pub run_id: Uuid,
+    pub status: &'static str,
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/sync", tag = "sync",
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Sync queued; follow it at `Location`", body = SyncStarted),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Viewers cannot start syncs", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A sync is already queued or running (`sync_in_progress`, with `run_id`), or no usable token (`credential_required`, `credential_invalid`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn start_sync(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
+    auth.require_write()?;
+    let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+    match credentials::info(&mut tx).await? {
+        None => {
+            return Err(ApiError::conflict(
+                "credential_required",
+                "Connect a WB token first (PUT /api/v1/wb/credentials).",
+            ));
+        }
+        Some(c) if c.status != "active" => {
+            return Err(ApiError::conflict(
+                "credential_invalid",
+                "Wildberries rejected the stored token; replace it to sync again.",
+            ));
+        }
+        Some(_) => {}
+    }
+    let run = match runs::queue(&mut tx, "manual").await {
+        Ok(run) => run,
+        Err(e) if is_unique_violation(&e, runs::ONE_ACTIVE) => {
+            drop(tx);
+            let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+            let active = runs::active(&mut tx).await?;
+            return Err(ApiError::conflict(
+                "sync_in_progress",
+                "A sync is already queued or running.",
+            )
+            .with_extension("run_id", serde_json::json!(active.map(|r| r.id))));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    jobs::enqueue_sync(
+        &mut tx,
+        SyncJob {
+            run_id: run.id,
+            tenant_id: auth.tenant,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let location = format!("/api/v1/sync/runs/{}", run.id);
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(SyncStarted {
+            run_id: run.id,
+            status: "queued",
+        }),
+    )
+        .into_response())
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/sync/runs", tag = "sync",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "Runs, newest first", body = Page<SyncRunView>),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_runs(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Json<Page<SyncRunView>>> {
+    let limit = page.limit()?;
+    let after: Option<(DateTime<Utc>, Uuid)> = page.after()?;
+    let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+    let rows = runs::page(&mut tx, after, limit + 1).await?;
+    tx.commit().await?;
+    Ok(Json(Page::from_rows(
+        rows,
+        limit,
+        |r| (r.queued_at, r.id),
+        SyncRunView::from,
+    )))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/sync/runs/{run_id}", tag = "sync",
+    security(("bearer" = [])),
+    params(("run_id" = Uuid, Path, description = "The run id from POST /api/v1/sync")),
+    responses(
+        (status = 200, description = "The run", body = SyncRunView),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such run in this tenant", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_run(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(run_id): Path<String>,
+) -> ApiResult<Json<SyncRunView>> {
+    let id = Uuid::try_parse(&run_id).map_err(|_| ApiError::not_found("sync run"))?;
+    let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+    let run = runs::get(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("sync run"))?;
+    tx.commit().await?;
+    Ok(Json(run.into()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncStatus {
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub running: bool,
+    /// The queued or running run, if any.
+    pub active_run: Option<SyncRunView>,
+    /// The most recent finished run, successful or not.
+    pub last_run: Option<SyncRunView>,
+    /// When the scheduler will sync next (absent while syncing is stopped).
+    pub next_due_at: Option<DateTime<Utc>>,
+    /// `active`, `invalid`, or `missing` when no token is stored.
+    pub credential_status: String,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/sync/status", tag = "sync",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Where syncing stands", body = SyncStatus),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn status(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<SyncStatus>> {
+    let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+    let active = runs::active(&mut tx).await?;
+    let last_success = runs::last_with_status(&mut tx, "succeeded").await?;
+    let last_failed = runs::last_with_status(&mut tx, "failed").await?;
+    let credential = credentials::info(&mut tx).await?;
+    tx.commit().await?;
+    let last_success_at = last_success.as_ref().and_then(|r| r.finished_at);
+    let last_run = [last_success, last_failed]
+        .into_iter()
+        .flatten()
+        .max_by_key(|r| r.finished_at);
+    let credential_status = credential
+        .map(|c| c.status)
+        .unwrap_or_else(|| "missing".to_string());
+    let next_due_at = (credential_status == "active").then(|| {
+        let interval = chrono::Duration::from_std(state.config.default_sync_interval)
+            .unwrap_or_else(|_| chrono::Duration::hours(1));
+        last_success_at.map_or_else(Utc::now, |t| (t + interval).max(Utc::now()))
+    });
+    Ok(Json(SyncStatus {
+        last_success_at,
+        running: active.is_some(),
+        active_run: active.map(Into::into),
+        last_run: last_run.map(Into::into),
+        next_due_at,
+        credential_status,
+    }))
+}

@@ -1,0 +1,108 @@
+//! Per-tenant read cache in Redis.
+//!
+//! Entries are keyed by the tenant's cache version, so dropping a tenant's whole cache when
+//! a sync completes is one `INCR` (old entries simply age out). A lookup is one round trip
+//! (a Lua script reads the version and the entry together). Any Redis failure is a miss:
+//! reads then come from PostgreSQL.
+
+use crate::ids::TenantId;
+use crate::kv::Redis;
+use std::time::Duration;
+
+const LOOKUP: &str = r"
+local ver = redis.call('GET', KEYS[1]) or '0'
+local key = ARGV[1] .. ver .. ':' .. ARGV[2]
+local val = redis.call('GET', key)
+if val then return {ver, val, redis.call('PTTL', key)} end
+return {ver}
+";
+
+#[derive(Clone)]
+pub struct TenantCache {
+    redis: Redis,
+    prefix: String,
+    ttl: Duration,
+    lookup: redis::Script,
+}
+
+pub enum Lookup {
+    Hit {
+        value: Vec<u8>,
+        ttl_left: Duration,
+    },
+    /// Not cached; `store_key` is where to put it (absent when Redis is unavailable).
+    Miss {
+        store_key: Option<String>,
+    },
+}
+
+impl TenantCache {
+    pub fn new(redis: Redis, prefix: &str, ttl: Duration) -> Self {
+        Self {
+            redis,
+            prefix: prefix.to_string(),
+            ttl,
+            lookup: redis::Script::new(LOOKUP),
+        }
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    fn version_key(&self, tenant: TenantId) -> String {
+        format!("{}cache:{}:ver", self.prefix, tenant)
+    }
+
+    pub async fn get(&self, tenant: TenantId, name: &str) -> Lookup {
+        let mut conn = self.redis.clone();
+        let base = format!("{}cache:{}:v", self.prefix, tenant);
+        let result: redis::RedisResult<(String, Option<Vec<u8>>, Option<i64>)> = self
+            .lookup
+            .key(self.version_key(tenant))
+            .arg(&base)
+            .arg(name)
+            .invoke_async(&mut conn)
+            .await;
+        match result {
+            Ok((_, Some(value), Some(pttl))) if pttl > 0 => Lookup::Hit {
+                value,
+                ttl_left: Duration::from_millis(pttl as u64),
+            },
+            Ok((ver, _, _)) => Lookup::Miss {
+                store_key: Some(format!("{base}{ver}:{name}")),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "cache unavailable; reading from PostgreSQL");
+                Lookup::Miss { store_key: None }
+            }
+        }
+    }
+
+    pub async fn put(&self, store_key: &str, value: &[u8]) {
+        let mut conn = self.redis.clone();
+        let result: redis::RedisResult<()> = redis::cmd("SET")
+            .arg(store_key)
+            .arg(value)
+            .arg("PX")
+            .arg(self.ttl.as_millis() as u64)
+            .query_async(&mut conn)
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "cache write failed");
+        }
+    }
+
+    /// Drops every cached read of the tenant (after a sync, or a change of credentials).
+    pub async fn invalidate(&self, tenant: TenantId) {
+        let mut conn = self.redis.clone();
+        let result: redis::RedisResult<i64> = redis::cmd("INCR")
+            .arg(self.version_key(tenant))
+            .query_async(&mut conn)
+            .await;
+        if let Err(e) = result {
+            // Entries then live out their TTL; reads are at most that stale.
+            tracing::warn!(error = %e, %tenant, "cache invalidation failed");
+        }
+    }
+}

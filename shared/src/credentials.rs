@@ -1,0 +1,223 @@
+//! The tenant's stored WB token: sealed by the vault, with its decoded facts beside it.
+
+use crate::ids::TenantId;
+use crate::tenancy::Tx;
+use crate::vault::Sealed;
+use crate::wb::token::TokenFacts;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// What may be shown about a credential: never the token, only a mask and its facts.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct CredentialInfo {
+    pub id: Uuid,
+    pub token_mask: String,
+    pub seller_id: String,
+    pub token_type: String,
+    pub categories: Vec<String>,
+    pub read_only: bool,
+    pub test_token: bool,
+    pub expires_at: DateTime<Utc>,
+    pub status: String,
+    pub last_verified_at: Option<DateTime<Utc>>,
+    pub last_error_code: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SealedRow {
+    id: Uuid,
+    tenant_id: TenantId,
+    key_id: String,
+    nonce: Vec<u8>,
+    ciphertext: Vec<u8>,
+    status: String,
+}
+
+impl SealedRow {
+    fn sealed(self) -> Sealed {
+        Sealed {
+            key_id: self.key_id,
+            nonce: self.nonce,
+            ciphertext: self.ciphertext,
+        }
+    }
+}
+
+/// A credential the sync can use.
+pub struct StoredCredential {
+    pub id: Uuid,
+    pub sealed: Sealed,
+    pub status: String,
+}
+
+/// Shows the first and last four characters: enough to tell tokens apart, useless to
+/// anyone who sees it.
+pub fn mask(token: &str) -> String {
+    let chars: Vec<char> = token.chars().collect();
+    if chars.len() <= 12 {
+        return "…".to_string();
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+pub struct NewCredential<'a> {
+    pub id: Uuid,
+    pub sealed: &'a Sealed,
+    pub mask: &'a str,
+    pub facts: &'a TokenFacts,
+    pub verified_at: DateTime<Utc>,
+}
+
+/// Stores (or replaces) the scope tenant's token. Replacing resets the status to active.
+pub async fn save(tx: &mut Tx, c: NewCredential<'_>) -> sqlx::Result<CredentialInfo> {
+    let categories: Vec<&str> = c.facts.categories.iter().map(|c| c.name()).collect();
+    sqlx::query_as(
+        "insert into wb_credentials (id, tenant_id, key_id, nonce, ciphertext, token_mask,
+             seller_id, token_type, categories, read_only, test_token, expires_at, status,
+             last_verified_at)
+         values ($1, app_current_tenant(), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'active', $12)
+         on conflict (tenant_id) do update set
+             id = excluded.id, key_id = excluded.key_id, nonce = excluded.nonce,
+             ciphertext = excluded.ciphertext, token_mask = excluded.token_mask,
+             seller_id = excluded.seller_id, token_type = excluded.token_type,
+             categories = excluded.categories, read_only = excluded.read_only,
+             test_token = excluded.test_token, expires_at = excluded.expires_at,
+             status = 'active', last_verified_at = excluded.last_verified_at,
+             last_error_code = null, last_error = null, updated_at = now()
+         returning id, token_mask, seller_id, token_type, categories, read_only, test_token,
+                   expires_at, status, last_verified_at, last_error_code, last_error,
+                   created_at, updated_at",
+    )
+    .bind(c.id)
+    .bind(&c.sealed.key_id)
+    .bind(&c.sealed.nonce)
+    .bind(&c.sealed.ciphertext)
+    .bind(c.mask)
+    .bind(&c.facts.seller_id)
+    .bind(c.facts.token_type.name())
+    .bind(categories)
+    .bind(c.facts.read_only)
+    .bind(c.facts.test)
+    .bind(c.facts.expires_at)
+    .bind(c.verified_at)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+pub async fn info(tx: &mut Tx) -> sqlx::Result<Option<CredentialInfo>> {
+    sqlx::query_as(
+        "select id, token_mask, seller_id, token_type, categories, read_only, test_token,
+                expires_at, status, last_verified_at, last_error_code, last_error,
+                created_at, updated_at
+           from wb_credentials",
+    )
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+pub async fn sealed(tx: &mut Tx) -> sqlx::Result<Option<StoredCredential>> {
+    let row: Option<SealedRow> = sqlx::query_as(
+        "select id, tenant_id, key_id, nonce, ciphertext, status from wb_credentials",
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|r| StoredCredential {
+        id: r.id,
+        status: r.status.clone(),
+        sealed: r.sealed(),
+    }))
+}
+
+/// WB refused the token (401): stop syncing until it is replaced.
+pub async fn mark_invalid(tx: &mut Tx, id: Uuid, code: &str, message: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "update wb_credentials set status = 'invalid', last_error_code = $2, last_error = $3,
+                updated_at = now()
+          where id = $1",
+    )
+    .bind(id)
+    .bind(code)
+    .bind(message)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_verified(tx: &mut Tx, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "update wb_credentials set last_verified_at = now(), last_error_code = null,
+                last_error = null
+          where id = $1 and status = 'active'",
+    )
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(tx: &mut Tx) -> sqlx::Result<bool> {
+    let done = sqlx::query("delete from wb_credentials")
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// For key rotation, which runs as the owner across tenants: rows not yet under `key_id`.
+pub async fn sealed_under_other_keys(
+    conn: &mut sqlx::PgConnection,
+    key_id: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<(Uuid, TenantId, Sealed)>> {
+    let rows: Vec<SealedRow> = sqlx::query_as(
+        "select id, tenant_id, key_id, nonce, ciphertext, status from wb_credentials
+          where key_id <> $1 order by id limit $2",
+    )
+    .bind(key_id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.id, r.tenant_id, r.sealed()))
+        .collect())
+}
+
+/// Replaces one row's ciphertext if it still holds the one that was read (rotation is
+/// safe against a seller replacing their token at the same moment).
+pub async fn reseal(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+    old: &Sealed,
+    new: &Sealed,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update wb_credentials set key_id = $2, nonce = $3, ciphertext = $4
+          where id = $1 and key_id = $5 and nonce = $6",
+    )
+    .bind(id)
+    .bind(&new.key_id)
+    .bind(&new.nonce)
+    .bind(&new.ciphertext)
+    .bind(&old.key_id)
+    .bind(&old.nonce)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mask_shows_only_the_ends() {
+        let token = "eyJhbGciOiJFUzI1NiJ9.eyJzaWQiOiJ4In0.c2lnbmF0dXJlX19YWVo";
+        let m = super::mask(token);
+        assert_eq!(m, "eyJh…XWVo");
+        assert_eq!(super::mask("short"), "…");
+    }
+}

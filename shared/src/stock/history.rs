@@ -1,0 +1,48 @@
+use crate::tenancy::Tx;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Change {
+    pub recorded_at: DateTime<Utc>,
+    pub chrt_id: i64,
+    pub kind: String,
+    pub warehouse_id: i64,
+    pub quantity: i64,
+    pub previous: Option<i64>,
+}
+
+/// Quantity changes of one product in [from, to), oldest first, after the given key.
+pub async fn page(
+    tx: &mut Tx,
+    nm_id: i64,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    after: Option<(DateTime<Utc>, String, i64, i64)>,
+    limit: u32,
+) -> sqlx::Result<Vec<Change>> {
+    let (a_at, a_kind, a_wh, a_chrt) = match after {
+        Some((at, kind, wh, chrt)) => (Some(at), Some(kind), Some(wh), Some(chrt)),
+        None => (None, None, None, None),
+    };
+    sqlx::query_as(
+        "select recorded_at, chrt_id, kind, warehouse_id, quantity, previous
+           from stock_history
+          where nm_id = $1
+            and ($2::timestamptz is null or recorded_at >= $2)
+            and ($3::timestamptz is null or recorded_at < $3)
+            and ($4::timestamptz is null or (recorded_at, kind, warehouse_id, chrt_id) > ($4, $5, $6, $7))
+          order by recorded_at, kind, warehouse_id, chrt_id
+          limit $8",
+    )
+    .bind(nm_id)
+    .bind(from)
+    .bind(to)
+    .bind(a_at)
+    .bind(a_kind)
+    .bind(a_wh)
+    .bind(a_chrt)
+    .bind(i64::from(limit))
+    .fetch_all(&mut **tx)
+    .await
+}

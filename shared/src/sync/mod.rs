@@ -1,0 +1,10 @@
+//! Syncing a tenant's Wildberries data: fetch everything first, then write it in one
+//! transaction, so a failure at any point leaves the previous data intact.
+
+pub mod fetch;
+pub mod run;
+pub mod runs;
+pub mod snapshot;
+pub mod store;
+
+pub use run::{Outcome, Syncer};

@@ -1,0 +1,163 @@
+//! One sync job, start to finish: claim the run, decrypt the token, fetch, write, record.
+
+use super::runs::{self, WbCounts};
+use super::{fetch, store};
+use crate::cache::TenantCache;
+use crate::credentials;
+use crate::jobs::SyncJob;
+use crate::tenancy::{self, Scope};
+use crate::vault::Vault;
+use crate::wb::{WbClient, WbError, token};
+use sqlx::PgPool;
+
+#[derive(Clone)]
+pub struct Syncer {
+    pub db: PgPool,
+    pub vault: Vault,
+    pub wb: WbClient,
+    pub cache: TenantCache,
+    pub worker: String,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    /// The run failed for a reason recorded on it (WB down, token refused, ...).
+    Failed {
+        code: String,
+    },
+    /// The run was already finished: a redelivered job.
+    AlreadyDone,
+}
+
+/// A failure recorded on the run, with a message for the seller.
+struct Failure {
+    code: &'static str,
+    message: String,
+}
+
+impl Syncer {
+    /// Errors are infrastructure failures (PostgreSQL unreachable, ...): the job is
+    /// retried. Everything the seller should see ends up on the run instead.
+    pub async fn run(&self, job: SyncJob) -> anyhow::Result<Outcome> {
+        let scope = Scope::tenant(job.tenant_id);
+        let mut tx = tenancy::begin(&self.db, scope.clone()).await?;
+        if runs::start(&mut tx, job.run_id, &self.worker)
+            .await?
+            .is_none()
+        {
+            return Ok(Outcome::AlreadyDone);
+        }
+        let stored = credentials::sealed(&mut tx).await?;
+        tx.commit().await?;
+
+        let Some(stored) = stored else {
+            return self
+                .fail(
+                    job,
+                    WbCounts::default(),
+                    Failure {
+                        code: "no_credential",
+                        message:
+                            "No WB token is connected; add one with PUT /api/v1/wb/credentials."
+                                .into(),
+                    },
+                )
+                .await;
+        };
+        if stored.status != "active" {
+            return self
+                .fail(
+                    job,
+                    WbCounts::default(),
+                    Failure {
+                        code: "credential_invalid",
+                        message:
+                            "Wildberries rejected the stored token; replace it to resume syncing."
+                                .into(),
+                    },
+                )
+                .await;
+        }
+        let token = match self.vault.open(job.tenant_id, stored.id, &stored.sealed) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(tenant_id = %job.tenant_id, error = %e, "stored WB token does not decrypt");
+                return self
+                    .fail(
+                        job,
+                        WbCounts::default(),
+                        Failure {
+                            code: "credential_undecryptable",
+                            message: "The stored token cannot be read; connect it again.".into(),
+                        },
+                    )
+                    .await;
+            }
+        };
+        let token_type = token::decode(token.expose()).map(|f| f.token_type);
+        let session = self.wb.session(token);
+        let fetched = match token_type {
+            Ok(t) => fetch::fetch(&session, t, None).await,
+            Err(_) => Err(WbError::Unauthorized),
+        };
+        let counts = WbCounts {
+            requests: session.requests(),
+            rate_limited: session.rate_limited(),
+        };
+        let snapshot = match fetched {
+            Ok(s) => s,
+            Err(e) => {
+                if e == WbError::Unauthorized {
+                    let mut tx = tenancy::begin(&self.db, scope).await?;
+                    credentials::mark_invalid(&mut tx, stored.id, e.code(), e.human()).await?;
+                    tx.commit().await?;
+                }
+                return self
+                    .fail(
+                        job,
+                        counts,
+                        Failure {
+                            code: e.code(),
+                            message: e.human().to_string(),
+                        },
+                    )
+                    .await;
+            }
+        };
+
+        let mut tx = tenancy::begin(&self.db, scope).await?;
+        let applied = store::apply(&mut tx, job.run_id, &snapshot, chrono::Utc::now()).await?;
+        let note = snapshot.truncated.then_some(
+            "The catalog has more products than the plan tracks; the rest were skipped.",
+        );
+        runs::succeed(
+            &mut tx,
+            job.run_id,
+            &applied,
+            counts,
+            snapshot.source.map(|s| s.as_str()),
+            note,
+        )
+        .await?;
+        credentials::mark_verified(&mut tx, stored.id).await?;
+        tx.commit().await?;
+        self.cache.invalidate(job.tenant_id).await;
+        tracing::info!(
+            tenant_id = %job.tenant_id, run_id = %job.run_id,
+            stock_rows = applied.stock_rows, changes = applied.stock_changes,
+            wb_requests = counts.requests, "sync succeeded"
+        );
+        Ok(Outcome::Succeeded)
+    }
+
+    async fn fail(&self, job: SyncJob, counts: WbCounts, f: Failure) -> anyhow::Result<Outcome> {
+        let mut tx = tenancy::begin(&self.db, Scope::tenant(job.tenant_id)).await?;
+        runs::fail(&mut tx, job.run_id, f.code, &f.message, counts).await?;
+        tx.commit().await?;
+        tracing::warn!(tenant_id = %job.tenant_id, run_id = %job.run_id, code = f.code, "sync failed");
+        Ok(Outcome::Failed {
+            code: f.code.to_string(),
+        })
+    }
+}

@@ -1,0 +1,174 @@
+//! `sync_runs`: the record of each sync, from queued to succeeded or failed.
+
+use super::store::Applied;
+use crate::tenancy::Tx;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+pub const ONE_ACTIVE: &str = "sync_runs_one_active";
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct SyncRun {
+    pub id: Uuid,
+    pub trigger: String,
+    pub status: String,
+    pub attempts: i32,
+    pub queued_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    pub products: Option<i32>,
+    pub sizes: Option<i32>,
+    pub warehouses: Option<i32>,
+    pub stock_rows: Option<i32>,
+    pub stock_changes: Option<i32>,
+    pub history_rows: Option<i32>,
+    pub wb_requests: i32,
+    pub wb_rate_limited: i32,
+    pub stock_source: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+const COLUMNS: &str =
+    "id, trigger, status, attempts, queued_at, started_at, finished_at, duration_ms,
+    products, sizes, warehouses, stock_rows, stock_changes, history_rows, wb_requests,
+    wb_rate_limited, stock_source, error_code, error_message";
+
+/// Requests hitting WB and 429s among them, as the client counted them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WbCounts {
+    pub requests: u64,
+    pub rate_limited: u64,
+}
+
+/// Queues a run in the scope's tenant; fails with a unique violation on [`ONE_ACTIVE`]
+/// when one is already queued or running.
+pub async fn queue(tx: &mut Tx, trigger: &str) -> sqlx::Result<SyncRun> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "insert into sync_runs (id, tenant_id, trigger, status)
+         values ($1, app_current_tenant(), $2, 'queued') returning {COLUMNS}"
+    )))
+    .bind(Uuid::now_v7())
+    .bind(trigger)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Marks a run started and counts the attempt. `None` when the run is already finished
+/// (a redelivered job), which the caller treats as done.
+pub async fn start(tx: &mut Tx, id: Uuid, worker: &str) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar(
+        "update sync_runs set status = 'running', attempts = attempts + 1,
+                started_at = now(), worker = $2
+          where id = $1 and status in ('queued', 'running')
+          returning attempts",
+    )
+    .bind(id)
+    .bind(worker)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+pub async fn succeed(
+    tx: &mut Tx,
+    id: Uuid,
+    applied: &Applied,
+    wb: WbCounts,
+    source: Option<&str>,
+    note: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update sync_runs set status = 'succeeded', finished_at = now(),
+                duration_ms = (extract(epoch from now() - started_at) * 1000)::bigint,
+                products = $2, sizes = $3, warehouses = $4, stock_rows = $5,
+                stock_changes = $6, history_rows = $7, wb_requests = $8, wb_rate_limited = $9,
+                stock_source = $10, error_code = null, error_message = $11
+          where id = $1",
+    )
+    .bind(id)
+    .bind(applied.products as i32)
+    .bind(applied.sizes as i32)
+    .bind(applied.warehouses as i32)
+    .bind(applied.stock_rows as i32)
+    .bind(applied.stock_changes as i32)
+    .bind(applied.history_rows as i32)
+    .bind(wb.requests as i32)
+    .bind(wb.rate_limited as i32)
+    .bind(source)
+    .bind(note)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn fail(
+    tx: &mut Tx,
+    id: Uuid,
+    code: &str,
+    message: &str,
+    wb: WbCounts,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update sync_runs set status = 'failed', finished_at = now(),
+                duration_ms = (extract(epoch from now() - coalesce(started_at, queued_at)) * 1000)::bigint,
+                error_code = $2, error_message = $3, wb_requests = $4, wb_rate_limited = $5
+          where id = $1",
+    )
+    .bind(id)
+    .bind(code)
+    .bind(message)
+    .bind(wb.requests as i32)
+    .bind(wb.rate_limited as i32)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(tx: &mut Tx, id: Uuid) -> sqlx::Result<Option<SyncRun>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from sync_runs where id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// Newest first, after the (queued_at, id) of the previous page's last run.
+pub async fn page(
+    tx: &mut Tx,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: u32,
+) -> sqlx::Result<Vec<SyncRun>> {
+    let (at, id) = after.unzip();
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from sync_runs
+          where $1::timestamptz is null or (queued_at, id) < ($1, $2)
+          order by queued_at desc, id desc limit $3"
+    )))
+    .bind(at)
+    .bind(id)
+    .bind(i64::from(limit))
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// The queued or running run, if any.
+pub async fn active(tx: &mut Tx) -> sqlx::Result<Option<SyncRun>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from sync_runs where status in ('queued', 'running') limit 1"
+    )))
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+pub async fn last_with_status(tx: &mut Tx, status: &str) -> sqlx::Result<Option<SyncRun>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from sync_runs where status = $1
+          order by finished_at desc nulls last, id desc limit 1"
+    )))
+    .bind(status)
+    .fetch_optional(&mut **tx)
+    .await
+}

@@ -1,0 +1,104 @@
+//! What can go wrong talking to Wildberries, with stable codes for the API and the sync log.
+//!
+//! No variant carries request headers, so the token cannot end up in an error message.
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WbError {
+    #[error("Wildberries rejected the token (401)")]
+    Unauthorized,
+    #[error("Wildberries denied access (403)")]
+    Forbidden,
+    #[error("Wildberries rejected the request (status {status})")]
+    Rejected { status: u16 },
+    #[error("Wildberries kept answering 429 Too Many Requests")]
+    RateLimited,
+    #[error("Wildberries is unavailable (status {status})")]
+    Unavailable { status: u16 },
+    #[error("Wildberries did not answer in time")]
+    Timeout,
+    #[error("unexpected response from Wildberries: {0}")]
+    BadResponse(String),
+    #[error("could not reach Wildberries: {0}")]
+    Transport(String),
+}
+
+impl WbError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized => "wb_unauthorized",
+            Self::Forbidden => "wb_forbidden",
+            Self::Rejected { .. } => "wb_rejected",
+            Self::RateLimited => "wb_rate_limited",
+            Self::Unavailable { .. } => "wb_unavailable",
+            Self::Timeout => "wb_timeout",
+            Self::BadResponse(_) => "wb_bad_response",
+            Self::Transport(_) => "wb_transport",
+        }
+    }
+
+    /// A short message a seller can act on.
+    pub fn human(&self) -> &'static str {
+        match self {
+            Self::Unauthorized => {
+                "Wildberries did not accept the API token: it may be expired, revoked, or lack \
+                 the needed categories. Create a new token and save it again."
+            }
+            Self::Forbidden => {
+                "Wildberries denied access with this token. A base token cannot use some \
+                 methods; a personal or service token can."
+            }
+            Self::Rejected { .. } => {
+                "Wildberries rejected the request. We will look into it; no action is needed \
+                 from you."
+            }
+            Self::RateLimited => {
+                "Wildberries is limiting requests for this account. The sync will try again \
+                 later."
+            }
+            Self::Unavailable { .. } | Self::Transport(_) => {
+                "Wildberries is not available right now. The sync will try again later."
+            }
+            Self::Timeout => "Wildberries did not answer in time. The sync will try again later.",
+            Self::BadResponse(_) => {
+                "Wildberries sent data we could not read. We will look into it; the sync will \
+                 try again later."
+            }
+        }
+    }
+
+    /// Whether running the same call later may succeed without the seller doing anything.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::RateLimited | Self::Unavailable { .. } | Self::Timeout | Self::Transport(_)
+        )
+    }
+
+    /// Whether the seller has to fix the token.
+    pub fn is_token_problem(&self) -> bool {
+        matches!(self, Self::Unauthorized | Self::Forbidden)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable() {
+        let all = [
+            (WbError::Unauthorized, "wb_unauthorized"),
+            (WbError::Forbidden, "wb_forbidden"),
+            (WbError::Rejected { status: 404 }, "wb_rejected"),
+            (WbError::RateLimited, "wb_rate_limited"),
+            (WbError::Unavailable { status: 502 }, "wb_unavailable"),
+            (WbError::Timeout, "wb_timeout"),
+            (WbError::BadResponse("x".into()), "wb_bad_response"),
+            (WbError::Transport("x".into()), "wb_transport"),
+        ];
+        for (e, code) in all {
+            assert_eq!(e.code(), code);
+            assert!(!e.human().is_empty());
+        }
+    }
+}

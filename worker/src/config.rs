@@ -1,0 +1,30 @@
+use std::time::Duration;
+use stock_tracker_shared::config::{CommonConfig, ConfigError, Env};
+use stock_tracker_shared::wb::WbConfig;
+
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    pub common: CommonConfig,
+    pub wb: WbConfig,
+    /// Jobs one process runs at once.
+    pub concurrency: usize,
+    pub cache_ttl: Duration,
+}
+
+impl WorkerConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let concurrency: usize = env.parse_or("WORKER_CONCURRENCY", 4)?;
+        if concurrency == 0 {
+            return Err(ConfigError::malformed(
+                "WORKER_CONCURRENCY",
+                "must be at least 1",
+            ));
+        }
+        Ok(Self {
+            common: CommonConfig::from_env(env)?,
+            wb: WbConfig::from_env(env)?,
+            concurrency,
+            cache_ttl: Duration::from_secs(env.parse_or("CACHE_TTL_SECS", 300)?),
+        })
+    }
+}
