@@ -14,7 +14,7 @@ local ver = redis.call('GET', KEYS[1]) or '0'
 local key = ARGV[1] .. ver .. ':' .. ARGV[2]
 local val = redis.call('GET', key)
 if val then return {ver, val, redis.call('PTTL', key)} end
-return {ver}
+return {ver, '', -2}
 ";
 
 #[derive(Clone)]
@@ -57,7 +57,7 @@ impl TenantCache {
     pub async fn get(&self, tenant: TenantId, name: &str) -> Lookup {
         let mut conn = self.redis.clone();
         let base = format!("{}cache:{}:v", self.prefix, tenant);
-        let result: redis::RedisResult<(String, Option<Vec<u8>>, Option<i64>)> = self
+        let result: redis::RedisResult<(String, Vec<u8>, i64)> = self
             .lookup
             .key(self.version_key(tenant))
             .arg(&base)
@@ -65,7 +65,7 @@ impl TenantCache {
             .invoke_async(&mut conn)
             .await;
         match result {
-            Ok((_, Some(value), Some(pttl))) if pttl > 0 => Lookup::Hit {
+            Ok((_, value, pttl)) if pttl > 0 => Lookup::Hit {
                 value,
                 ttl_left: Duration::from_millis(pttl as u64),
             },

@@ -7,6 +7,8 @@ pub mod http;
 pub mod lifecycle;
 pub mod process;
 pub mod tenancy_probe;
+pub mod wb_fake;
+pub mod world;
 
 pub use db::TestDb;
 pub use http::{Session, TestApp};

@@ -9,6 +9,8 @@ pub struct WorkerConfig {
     /// Jobs one process runs at once.
     pub concurrency: usize,
     pub cache_ttl: Duration,
+    /// How often an idle worker looks for jobs it was not notified of.
+    pub poll_interval: Duration,
 }
 
 impl WorkerConfig {
@@ -25,6 +27,7 @@ impl WorkerConfig {
             wb: WbConfig::from_env(env)?,
             concurrency,
             cache_ttl: Duration::from_secs(env.parse_or("CACHE_TTL_SECS", 300)?),
+            poll_interval: Duration::from_millis(env.parse_or("WORKER_POLL_INTERVAL_MS", 1000)?),
         })
     }
 }

@@ -1,12 +1,10 @@
 //! `stock-tracker-worker`: runs background jobs (tenant syncs) from the PostgreSQL queue.
 
-mod config;
-mod sync_job;
-
-use config::WorkerConfig;
 use std::process::ExitCode;
 use stock_tracker_shared::config::{self as shared_config, Env};
 use stock_tracker_shared::{service, telemetry};
+use stock_tracker_worker::config::WorkerConfig;
+use stock_tracker_worker::sync_job;
 
 const SERVICE: &str = "stock-tracker-worker";
 
@@ -24,7 +22,7 @@ async fn main() -> ExitCode {
         },
         () = telemetry::shutdown_signal() => return ExitCode::SUCCESS,
     };
-    match sync_job::run(&config, connections).await {
+    match sync_job::run(&config, connections, telemetry::shutdown_signal()).await {
         Ok(()) => {
             tracing::info!(service = SERVICE, "worker stopped");
             ExitCode::SUCCESS

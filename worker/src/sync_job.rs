@@ -2,12 +2,11 @@
 
 use crate::config::WorkerConfig;
 use apalis::prelude::*;
-use apalis_postgres::{Config, PostgresStorage};
+use apalis_postgres::{Config, PostgresStorage, Pubsub};
 use stock_tracker_shared::cache::TenantCache;
 use stock_tracker_shared::jobs::{SYNC_QUEUE, SyncJob};
 use stock_tracker_shared::service::Connections;
 use stock_tracker_shared::sync::Syncer;
-use stock_tracker_shared::telemetry;
 use stock_tracker_shared::vault::Vault;
 use stock_tracker_shared::wb::WbClient;
 
@@ -28,7 +27,12 @@ fn worker_name() -> String {
     )
 }
 
-pub async fn run(config: &WorkerConfig, c: Connections) -> anyhow::Result<()> {
+/// Consumes sync jobs until `shutdown` resolves.
+pub async fn run(
+    config: &WorkerConfig,
+    c: Connections,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let prefix = &config.common.redis_key_prefix;
     let name = worker_name();
     let syncer = Syncer {
@@ -38,8 +42,15 @@ pub async fn run(config: &WorkerConfig, c: Connections) -> anyhow::Result<()> {
         cache: TenantCache::new(c.redis.clone(), prefix, config.cache_ttl),
         worker: name.clone(),
     };
-    let storage =
-        PostgresStorage::<SyncJob>::new(&c.db).with_config(Config::default().queue(SYNC_QUEUE));
+    // New jobs wake the worker through LISTEN/NOTIFY; the interval catches what a
+    // notification can miss (a listener reconnecting after a PostgreSQL restart, jobs
+    // scheduled for later).
+    let wake = Strategy::new()
+        .stream(Pubsub::new(c.db.clone(), SYNC_QUEUE.to_string()))
+        .interval(config.poll_interval);
+    let storage = PostgresStorage::<SyncJob>::new(&c.db)
+        .with_config(Config::default().queue(SYNC_QUEUE))
+        .poll_with_strategy(wake);
     let worker = WorkerBuilder::new(name.as_str())
         .backend(storage)
         .data(syncer)
@@ -48,7 +59,7 @@ pub async fn run(config: &WorkerConfig, c: Connections) -> anyhow::Result<()> {
     tracing::info!(worker = %name, concurrency = config.concurrency, "worker ready");
     worker
         .run_until(async {
-            telemetry::shutdown_signal().await;
+            shutdown.await;
             Ok::<(), std::io::Error>(())
         })
         .await?;

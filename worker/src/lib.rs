@@ -1,0 +1,4 @@
+//! The worker's job consumers, as a library so tests run the real worker in-process.
+
+pub mod config;
+pub mod sync_job;
