@@ -42,7 +42,11 @@ impl AppState {
         let mut registry = Registry::with_prefix("stock_tracker");
         let http_metrics = Arc::new(HttpMetrics::register(&mut registry));
         let prefix = &config.common.redis_key_prefix;
-        let wb = WbClient::new(config.wb.clone(), redis.clone(), prefix)?
+        // The api calls WB only while a seller waits (checking a token): one retry, not
+        // the worker's patient schedule.
+        let mut wb_config = config.wb.clone();
+        wb_config.max_retries = wb_config.max_retries.min(1);
+        let wb = WbClient::new(wb_config, redis.clone(), prefix)?
             .with_metrics(WbMetrics::register(&mut registry));
         Ok(Self {
             vault: Vault::new(config.common.credentials_keys.clone()),

@@ -19,13 +19,15 @@ impl Worker {
     /// Starts the real worker against `app`'s database and Redis prefix, with every WB
     /// host at `wb_url`.
     pub async fn start(app: &TestApp, wb_url: &str) -> Self {
+        Self::start_with_keys(app, wb_url, crate::http::TEST_CREDENTIALS_KEYS).await
+    }
+
+    /// The same with another `CREDENTIALS_KEYS`, for key rotation.
+    pub async fn start_with_keys(app: &TestApp, wb_url: &str, keys: &str) -> Self {
         let vars = [
             ("DATABASE_URL", app.db.app_url()),
             ("REDIS_URL", crate::db::redis_url()),
-            (
-                "CREDENTIALS_KEYS",
-                crate::http::TEST_CREDENTIALS_KEYS.to_string(),
-            ),
+            ("CREDENTIALS_KEYS", keys.to_string()),
             ("REDIS_KEY_PREFIX", app.redis_prefix.clone()),
             ("WB_BASE_URL", wb_url.to_string()),
             ("WB_SANDBOX", "true".to_string()),
@@ -82,6 +84,7 @@ pub async fn app_for(wb_url: &str) -> TestApp {
         .env("WB_BASE_URL", wb_url)
         .env("WB_SANDBOX", "true")
         .env("WB_TIMEOUT_MS", "1500")
+        .env("WB_RATE_LIMIT_SCALE", "0")
         .spawn()
         .await
 }
