@@ -55,6 +55,10 @@ impl TenantCache {
     }
 
     pub async fn get(&self, tenant: TenantId, name: &str) -> Lookup {
+        // A TTL of zero turns caching off (CACHE_TTL_SECS=0).
+        if self.ttl.is_zero() {
+            return Lookup::Miss { store_key: None };
+        }
         let mut conn = self.redis.clone();
         let base = format!("{}cache:{}:v", self.prefix, tenant);
         let result: redis::RedisResult<(String, Vec<u8>, i64)> = self

@@ -379,3 +379,39 @@ async fn stock_filters_and_sorting_page_correctly() {
         .await
         .problem(404, "not_found");
 }
+
+#[tokio::test]
+async fn base_tokens_fall_back_to_the_warehouse_remains_report() {
+    let world = SandboxWorld::start(small_sandbox()).await;
+    let app = &world.app;
+    let s = app.register("base@shop.ru", "Base shop").await;
+    let mut opts = wb_sandbox::TokenOptions::demo(SELLER);
+    opts.token_type = wb_sandbox::TokenType::Base;
+    let saved = connect_token(app, &s, &wb_sandbox::mint_token(&opts)).await;
+    assert_eq!(saved.body["token_type"], "base");
+    let run = sync_and_wait(app, &s).await;
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    assert_eq!(run["stock_source"], "warehouse_remains");
+
+    // The report names warehouses without ids, so compare per size over WB's warehouses.
+    let tick = world.tick(SELLER).await;
+    let mut want: BTreeMap<i64, i64> = BTreeMap::new();
+    for r in catalog::wb_warehouse_stock(SELLER, &world.cfg, tick) {
+        *want.entry(r.chrt_id).or_insert(0) += i64::from(r.quantity);
+    }
+    want.retain(|_, q| *q > 0);
+    let mut got: BTreeMap<i64, i64> = BTreeMap::new();
+    for r in all_items(app, &s, "/api/v1/stocks?kind=wb").await {
+        *got.entry(r["chrt_id"].as_i64().unwrap()).or_insert(0) += r["quantity"].as_i64().unwrap();
+    }
+    got.retain(|_, q| *q > 0);
+    assert_eq!(got, want);
+    let warehouses = app.get("/api/v1/warehouses", &s.access).await;
+    assert!(
+        warehouses.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["warehouse_id"] == -999_999 && w["is_aggregate"] == true)
+    );
+}
