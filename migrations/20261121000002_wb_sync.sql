@@ -84,7 +84,6 @@ create table stocks (
 -- The two orders GET /stocks pages in (by product, by quantity) are index scans.
 create index stocks_product_order_idx on stocks (tenant_id, nm_id, chrt_id, kind, warehouse_id);
 create index stocks_quantity_order_idx on stocks (tenant_id, quantity, nm_id, chrt_id, kind, warehouse_id);
-create index stocks_chrt_idx on stocks (tenant_id, chrt_id);
 
 -- A row whenever a quantity changes (including appearing, and dropping to 0 on removal).
 create table stock_history (

@@ -1,5 +1,6 @@
 use crate::auth::access::AccessTokens;
 use crate::auth::password::Passwords;
+use crate::auth::role_cache::RoleCache;
 use crate::auth::throttle::LoginThrottle;
 use crate::config::ApiConfig;
 use crate::http::client_ip::ClientIpResolver;
@@ -28,6 +29,7 @@ pub struct AppState {
     pub vault: Vault,
     pub wb: WbClient,
     pub cache: TenantCache,
+    pub roles: Arc<RoleCache>,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
             vault: Vault::new(config.common.credentials_keys.clone()),
             wb,
             cache: TenantCache::new(redis.clone(), prefix, config.cache_ttl),
+            roles: Arc::new(RoleCache::new(redis.clone(), prefix)),
             access: Arc::new(AccessTokens::new(
                 config.jwt_secret.expose(),
                 &config.public_base_url,

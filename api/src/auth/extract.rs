@@ -7,8 +7,9 @@ use stock_tracker_shared::accounts::{Role, memberships};
 use stock_tracker_shared::ids::{TenantId, UserId};
 use stock_tracker_shared::tenancy::{self, Scope};
 
-/// A signed-in member of a tenant. The role is read from the database on every request, so
-/// removing a member or changing their role takes effect at once, not when the token expires.
+/// A signed-in member of a tenant. The role comes from the membership (through a short-lived
+/// cache that removal clears), not from the token, so removing a member takes effect at
+/// once, not when the token expires.
 #[derive(Clone, Copy, Debug)]
 pub struct Auth {
     pub user: UserId,
@@ -52,11 +53,18 @@ impl FromRequestParts<AppState> for Auth {
             .access
             .verify(token.trim())
             .ok_or_else(|| ApiError::unauthorized("The access token is invalid or expired."))?;
-        let mut tx = tenancy::begin(&state.db, Scope::tenant(claims.tid)).await?;
-        let role = memberships::role_of(&mut tx, claims.sub)
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("This account is no longer a member."))?;
-        tx.commit().await?;
+        let role = match state.roles.get(claims.tid, claims.sub).await {
+            Some(role) => role,
+            None => {
+                let mut tx = tenancy::begin(&state.db, Scope::tenant(claims.tid)).await?;
+                let role = memberships::role_of(&mut tx, claims.sub)
+                    .await?
+                    .ok_or_else(|| ApiError::unauthorized("This account is no longer a member."))?;
+                tx.commit().await?;
+                state.roles.put(claims.tid, claims.sub, role).await;
+                role
+            }
+        };
         Ok(Auth {
             user: claims.sub,
             tenant: claims.tid,

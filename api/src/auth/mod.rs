@@ -5,6 +5,7 @@ pub mod access;
 pub mod extract;
 pub mod opaque;
 pub mod password;
+pub mod role_cache;
 pub mod throttle;
 
 pub use extract::Auth;

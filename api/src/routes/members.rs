@@ -122,6 +122,7 @@ pub async fn remove_member(
     }
     memberships::delete(&mut tx, target).await?;
     tx.commit().await?;
+    state.roles.forget(auth.tenant, target).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -97,6 +97,7 @@ impl Syncer {
         };
         let token_type = token::decode(token.expose()).map(|f| f.token_type);
         let session = self.wb.session(token);
+        let fetch_started = std::time::Instant::now();
         let fetched = match token_type {
             Ok(t) => fetch::fetch(&session, t, None).await,
             Err(_) => Err(WbError::Unauthorized),
@@ -126,6 +127,8 @@ impl Syncer {
             }
         };
 
+        let fetch_ms = fetch_started.elapsed().as_millis() as u64;
+        let write_started = std::time::Instant::now();
         let mut tx = tenancy::begin(&self.db, scope).await?;
         let applied = store::apply(&mut tx, job.run_id, &snapshot, chrono::Utc::now()).await?;
         let note = snapshot.truncated.then_some(
@@ -142,11 +145,12 @@ impl Syncer {
         .await?;
         credentials::mark_verified(&mut tx, stored.id).await?;
         tx.commit().await?;
+        let write_ms = write_started.elapsed().as_millis() as u64;
         self.cache.invalidate(job.tenant_id).await;
         tracing::info!(
             tenant_id = %job.tenant_id, run_id = %job.run_id,
             stock_rows = applied.stock_rows, changes = applied.stock_changes,
-            wb_requests = counts.requests, "sync succeeded"
+            wb_requests = counts.requests, fetch_ms, write_ms, "sync succeeded"
         );
         Ok(Outcome::Succeeded)
     }

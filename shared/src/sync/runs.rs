@@ -61,7 +61,7 @@ pub async fn queue(tx: &mut Tx, trigger: &str) -> sqlx::Result<SyncRun> {
 pub async fn start(tx: &mut Tx, id: Uuid, worker: &str) -> sqlx::Result<Option<i32>> {
     sqlx::query_scalar(
         "update sync_runs set status = 'running', attempts = attempts + 1,
-                started_at = now(), worker = $2
+                started_at = clock_timestamp(), worker = $2
           where id = $1 and status in ('queued', 'running')
           returning attempts",
     )
@@ -71,6 +71,8 @@ pub async fn start(tx: &mut Tx, id: Uuid, worker: &str) -> sqlx::Result<Option<i
     .await
 }
 
+// clock_timestamp(), not now(): now() is when the transaction began, and the write this
+// transaction does is part of the run's duration.
 pub async fn succeed(
     tx: &mut Tx,
     id: Uuid,
@@ -80,8 +82,8 @@ pub async fn succeed(
     note: Option<&str>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "update sync_runs set status = 'succeeded', finished_at = now(),
-                duration_ms = (extract(epoch from now() - started_at) * 1000)::bigint,
+        "update sync_runs set status = 'succeeded', finished_at = clock_timestamp(),
+                duration_ms = (extract(epoch from clock_timestamp() - started_at) * 1000)::bigint,
                 products = $2, sizes = $3, warehouses = $4, stock_rows = $5,
                 stock_changes = $6, history_rows = $7, wb_requests = $8, wb_rate_limited = $9,
                 stock_source = $10, error_code = null, error_message = $11
@@ -111,8 +113,8 @@ pub async fn fail(
     wb: WbCounts,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "update sync_runs set status = 'failed', finished_at = now(),
-                duration_ms = (extract(epoch from now() - coalesce(started_at, queued_at)) * 1000)::bigint,
+        "update sync_runs set status = 'failed', finished_at = clock_timestamp(),
+                duration_ms = (extract(epoch from clock_timestamp() - coalesce(started_at, queued_at)) * 1000)::bigint,
                 error_code = $2, error_message = $3, wb_requests = $4, wb_rate_limited = $5
           where id = $1",
     )
