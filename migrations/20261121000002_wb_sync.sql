@@ -47,8 +47,7 @@ create table sizes (
     tech_size  text not null,
     wb_size    text not null,
     barcodes   text[] not null default '{}',
-    primary key (tenant_id, chrt_id),
-    foreign key (tenant_id, nm_id) references products (tenant_id, nm_id) on delete cascade
+    primary key (tenant_id, chrt_id)
 );
 create index sizes_nm_idx on sizes (tenant_id, nm_id);
 create index sizes_barcodes_idx on sizes using gin (barcodes);
@@ -67,6 +66,11 @@ create table warehouses (
 );
 
 -- Current stock: one row per size per warehouse.
+--
+-- sizes, stocks and stock_history carry no foreign keys to their parents on purpose: a
+-- sync writes parents and children together in one transaction and removes vanished rows
+-- itself (shared/src/sync/store.rs), while a foreign key would add a trigger query per row
+-- to every bulk write of a 100,000-row seller.
 create table stocks (
     tenant_id          uuid not null,
     kind               text not null,
@@ -77,9 +81,7 @@ create table stocks (
     in_way_to_client   bigint not null default 0,
     in_way_from_client bigint not null default 0,
     updated_at         timestamptz not null default now(),
-    primary key (tenant_id, kind, warehouse_id, chrt_id),
-    foreign key (tenant_id, kind, warehouse_id)
-        references warehouses (tenant_id, kind, warehouse_id) on delete cascade
+    primary key (tenant_id, kind, warehouse_id, chrt_id)
 );
 -- The two orders GET /stocks pages in (by product, by quantity) are index scans.
 create index stocks_product_order_idx on stocks (tenant_id, nm_id, chrt_id, kind, warehouse_id);
@@ -95,9 +97,11 @@ create table stock_history (
     quantity     bigint not null,
     previous     bigint,
     recorded_at  timestamptz not null,
-    sync_run_id  uuid not null,
-    primary key (tenant_id, nm_id, recorded_at, kind, warehouse_id, chrt_id)
+    sync_run_id  uuid not null
 );
+-- An append-only log read per product and time range; a narrow index keeps the bulk
+-- inserts of a large first sync cheap.
+create index stock_history_product_idx on stock_history (tenant_id, nm_id, recorded_at);
 
 create table sync_runs (
     id               uuid primary key,

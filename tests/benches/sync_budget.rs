@@ -261,6 +261,34 @@ async fn main() {
     // tables within a minute; do it now instead of waiting.
     owner.execute("analyze").await.unwrap();
 
+    // The plan of the uncached read, as the application role sees it (through RLS).
+    let tenant = tokens["tenant"]["id"].as_str().unwrap();
+    let mut app_conn = PgConnection::connect(&db.app_url()).await.unwrap();
+    app_conn
+        .execute(sqlx::AssertSqlSafe(format!(
+            "set app.tenant_id = '{tenant}'"
+        )))
+        .await
+        .unwrap();
+    let plan: Vec<String> = sqlx::query_scalar(
+        "explain (analyze, buffers) select s.nm_id, s.chrt_id, p.vendor_code, p.title, p.brand,
+                z.tech_size, z.barcodes, s.kind, s.warehouse_id, w.name, s.quantity,
+                s.in_way_to_client, s.in_way_from_client, s.updated_at
+           from stocks s
+           join warehouses w on w.tenant_id = s.tenant_id and w.kind = s.kind
+                            and w.warehouse_id = s.warehouse_id
+           left join sizes z on z.tenant_id = s.tenant_id and z.chrt_id = s.chrt_id
+           left join products p on p.tenant_id = s.tenant_id and p.nm_id = s.nm_id
+          order by s.nm_id, s.chrt_id, s.kind, s.warehouse_id limit 101",
+    )
+    .fetch_all(&mut app_conn)
+    .await
+    .unwrap();
+    println!(
+        "\nplan of the uncached GET /stocks query:\n  {}",
+        plan.join("\n  ")
+    );
+
     // Reads: cached (this api) and uncached (a second api with caching off).
     let url = format!("{api}/api/v1/stocks?limit=100");
     let _ = latency(&client, &url, &token).await; // warm-up: fills the cache, warms the pool
@@ -324,13 +352,5 @@ async fn main() {
     for p in [&mut nocache, &mut worker, &mut api_proc, &mut sandbox] {
         p.signal("TERM");
         let _ = p.wait_exit(Duration::from_secs(30));
-    }
-    println!("\nworker's own account of the syncs (fetch from WB, write to PostgreSQL):");
-    for line in worker.seen.iter().filter(|l| l.contains("sync succeeded")) {
-        let v: Value = serde_json::from_str(line).unwrap_or(Value::Null);
-        println!(
-            "  fetch {} ms, write {} ms, {} rows",
-            v["fetch_ms"], v["write_ms"], v["stock_rows"]
-        );
     }
 }

@@ -109,7 +109,10 @@ impl Process {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                self.seen.extend(self.lines.try_iter());
+                // The readers may still hold the last lines: drain until both pipes close.
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+                    self.seen.push(line);
+                }
                 return status;
             }
             if Instant::now() > deadline {

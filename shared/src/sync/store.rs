@@ -183,15 +183,27 @@ async fn write_stocks(
         .execute(&mut **tx)
         .await?;
 
-    let changed_or_new = sqlx::query(
-        "insert into stock_history (tenant_id, kind, warehouse_id, chrt_id, nm_id, quantity,
-                                    previous, recorded_at, sync_run_id)
-         select app_current_tenant(), i.kind, i.warehouse_id, i.chrt_id, i.nm_id, i.quantity,
-                s.quantity, $1, $2
+    // What differs from the stored state, computed once: it feeds both the history and the
+    // upsert, so an unchanged sync touches no stock row at all.
+    sqlx::query(
+        "create temp table changed_stocks on commit drop as
+         select i.*, s.quantity as previous
            from incoming_stocks i
            left join stocks s on s.kind = i.kind and s.warehouse_id = i.warehouse_id
                              and s.chrt_id = i.chrt_id
-          where s.quantity is distinct from i.quantity",
+          where (s.nm_id, s.quantity, s.in_way_to_client, s.in_way_from_client)
+                is distinct from
+                (i.nm_id, i.quantity, i.in_way_to_client, i.in_way_from_client)",
+    )
+    .execute(&mut **tx)
+    .await?;
+    let changed_or_new = sqlx::query(
+        "insert into stock_history (tenant_id, kind, warehouse_id, chrt_id, nm_id, quantity,
+                                    previous, recorded_at, sync_run_id)
+         select app_current_tenant(), c.kind, c.warehouse_id, c.chrt_id, c.nm_id, c.quantity,
+                c.previous, $1, $2
+           from changed_stocks c
+          where c.previous is distinct from c.quantity",
     )
     .bind(now)
     .bind(run_id)
@@ -216,15 +228,13 @@ async fn write_stocks(
     let upserted = sqlx::query(
         "insert into stocks (tenant_id, kind, warehouse_id, chrt_id, nm_id, quantity,
                              in_way_to_client, in_way_from_client, updated_at)
-         select app_current_tenant(), i.*, $1 from incoming_stocks i
+         select app_current_tenant(), c.kind, c.warehouse_id, c.chrt_id, c.nm_id, c.quantity,
+                c.in_way_to_client, c.in_way_from_client, $1
+           from changed_stocks c
          on conflict (tenant_id, kind, warehouse_id, chrt_id) do update set
              nm_id = excluded.nm_id, quantity = excluded.quantity,
              in_way_to_client = excluded.in_way_to_client,
-             in_way_from_client = excluded.in_way_from_client, updated_at = excluded.updated_at
-         where (stocks.nm_id, stocks.quantity, stocks.in_way_to_client, stocks.in_way_from_client)
-               is distinct from
-               (excluded.nm_id, excluded.quantity, excluded.in_way_to_client,
-                excluded.in_way_from_client)",
+             in_way_from_client = excluded.in_way_from_client, updated_at = excluded.updated_at",
     )
     .bind(now)
     .execute(&mut **tx)
