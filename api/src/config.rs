@@ -13,8 +13,6 @@ pub struct ApiConfig {
     pub wb: WbConfig,
     /// How long a cached read lives (sync completion drops it sooner).
     pub cache_ttl: Duration,
-    /// The sync interval of tenants without a plan-specific one.
-    pub default_sync_interval: Duration,
     pub bind: SocketAddr,
     pub public_base_url: String,
     pub jwt_secret: Secret<Vec<u8>>,
@@ -98,9 +96,6 @@ impl ApiConfig {
             shutdown_grace: seconds(env, "SHUTDOWN_GRACE_SECS", 25)?,
             wb: WbConfig::from_env(env)?,
             cache_ttl: seconds(env, "CACHE_TTL_SECS", 300)?,
-            default_sync_interval: Duration::from_secs(
-                60 * env.parse_or("SYNC_INTERVAL_MINUTES", 60u64)?,
-            ),
             common,
         })
     }

@@ -1,18 +1,60 @@
-//! `stock-tracker-scheduler`: Decides which tenants are due for a sync and enqueues their jobs. The schedule arrives
-//! with the scheduler issue; this binary already owns start-up, readiness and a clean SIGTERM.
+//! `stock-tracker-scheduler`: every minute (apalis-cron), queues a sync for each tenant
+//! that is due. Replicas are safe: ticks are serialised by an advisory lock and each
+//! (tenant, due slot) can be queued once (see `shared::jobs::schedule`).
 
+use apalis::prelude::*;
+use apalis_cron::{CronScheduler, Tick};
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
 use std::process::ExitCode;
-use stock_tracker_shared::config::{self, CommonConfig, Env};
+use std::str::FromStr;
+use stock_tracker_shared::config::{self, CommonConfig, ConfigError, Env};
+use stock_tracker_shared::jobs::schedule;
 use stock_tracker_shared::{service, telemetry};
 
 const SERVICE: &str = "stock-tracker-scheduler";
 
+struct SchedulerConfig {
+    common: CommonConfig,
+    /// When ticks fire; cron syntax with a seconds field first.
+    cron: cron::Schedule,
+}
+
+impl SchedulerConfig {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let raw = env
+            .optional("SCHEDULER_CRON")
+            .unwrap_or_else(|| "0 * * * * *".to_string());
+        let cron = cron::Schedule::from_str(&raw).map_err(|e| {
+            ConfigError::malformed("SCHEDULER_CRON", format!("not a cron expression: {e}"))
+        })?;
+        Ok(Self {
+            common: CommonConfig::from_env(env)?,
+            cron,
+        })
+    }
+}
+
+async fn on_tick(tick: Tick, db: Data<PgPool>) -> Result<(), BoxDynError> {
+    let now = DateTime::from_timestamp(tick.get_timestamp() as i64, 0).unwrap_or_else(Utc::now);
+    match schedule::tick(&db, now).await {
+        Ok(outcome) => {
+            tracing::info!(queued = outcome.queued, skipped = outcome.skipped, %now, "scheduler tick");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, %now, "scheduler tick failed; the next tick retries");
+            Err(e.into())
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = config::exit_on_error(CommonConfig::from_env(&Env::from_process()));
-    let _telemetry = telemetry::init(SERVICE, &config);
+    let config = config::exit_on_error(SchedulerConfig::from_env(&Env::from_process()));
+    let _telemetry = telemetry::init(SERVICE, &config.common);
     let connections = tokio::select! {
-        result = service::connect(&config, SERVICE) => match result {
+        result = service::connect(&config.common, SERVICE) => match result {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("configuration error: {e}");
@@ -21,9 +63,31 @@ async fn main() -> ExitCode {
         },
         () = telemetry::shutdown_signal() => return ExitCode::SUCCESS,
     };
+    let name = format!(
+        "scheduler-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let worker = WorkerBuilder::new(name.as_str())
+        .backend(CronScheduler::new(config.cron))
+        .data(connections.db.clone())
+        .build(on_tick);
     tracing::info!(service = SERVICE, "scheduler ready");
-    telemetry::shutdown_signal().await;
+    let result = worker
+        .run_until(async {
+            telemetry::shutdown_signal().await;
+            Ok::<(), std::io::Error>(())
+        })
+        .await;
     connections.db.close().await;
-    tracing::info!(service = SERVICE, "scheduler stopped");
-    ExitCode::SUCCESS
+    match result {
+        Ok(()) => {
+            tracing::info!(service = SERVICE, "scheduler stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "scheduler failed");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -7,6 +7,7 @@ pub mod http;
 pub mod lifecycle;
 pub mod process;
 pub mod tenancy_probe;
+pub mod tenants;
 pub mod wb_fake;
 pub mod world;
 

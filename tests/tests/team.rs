@@ -303,3 +303,42 @@ async fn members_list_pages_with_a_cursor() {
         .await
         .problem(422, "invalid_cursor");
 }
+
+#[tokio::test]
+async fn the_sync_interval_is_a_tenant_setting_within_bounds() {
+    let app = TestApp::spawn().await;
+    let owner = app.register("int@shop.ru", "Shop").await;
+    assert_eq!(
+        app.get("/api/v1/tenant", &owner.access).await.body["sync_interval_minutes"],
+        60
+    );
+    let set = app
+        .call(
+            Method::PATCH,
+            "/api/v1/tenant",
+            Some(&owner.access),
+            Some(json!({"sync_interval_minutes": 30})),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{set:#?}");
+    assert_eq!(set.body["sync_interval_minutes"], 30);
+    assert_eq!(set.body["name"], "Shop", "fields not sent are left alone");
+    for bad in [4, 1441] {
+        let a = app
+            .call(
+                Method::PATCH,
+                "/api/v1/tenant",
+                Some(&owner.access),
+                Some(json!({"sync_interval_minutes": bad})),
+            )
+            .await;
+        assert_eq!(
+            a.problem(422, "invalid_sync_interval")["field"],
+            "sync_interval_minutes"
+        );
+    }
+    assert_eq!(
+        app.get("/api/v1/tenant", &owner.access).await.body["sync_interval_minutes"],
+        30
+    );
+}

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use stock_tracker_shared::accounts::is_unique_violation;
+use stock_tracker_shared::accounts::tenants;
 use stock_tracker_shared::credentials;
 use stock_tracker_shared::jobs::{self, SyncJob};
 use stock_tracker_shared::sync::runs::{self, SyncRun};
@@ -223,6 +224,9 @@ pub async fn status(State(state): State<AppState>, auth: Auth) -> ApiResult<Json
     let last_success = runs::last_with_status(&mut tx, "succeeded").await?;
     let last_failed = runs::last_with_status(&mut tx, "failed").await?;
     let credential = credentials::info(&mut tx).await?;
+    let tenant = tenants::current(&mut tx)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
     tx.commit().await?;
     let last_success_at = last_success.as_ref().and_then(|r| r.finished_at);
     let last_run = [last_success, last_failed]
@@ -232,9 +236,10 @@ pub async fn status(State(state): State<AppState>, auth: Auth) -> ApiResult<Json
     let credential_status = credential
         .map(|c| c.status)
         .unwrap_or_else(|| "missing".to_string());
+    // The scheduler queues a sync at the first tick once an interval has passed since
+    // the last success (ticks are a minute apart).
     let next_due_at = (credential_status == "active").then(|| {
-        let interval = chrono::Duration::from_std(state.config.default_sync_interval)
-            .unwrap_or_else(|_| chrono::Duration::hours(1));
+        let interval = chrono::Duration::minutes(i64::from(tenant.sync_interval_minutes));
         last_success_at.map_or_else(Utc::now, |t| (t + interval).max(Utc::now()))
     });
     Ok(Json(SyncStatus {

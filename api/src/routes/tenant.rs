@@ -16,7 +16,9 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateTenantRequest {
     /// 1 to 200 characters.
-    pub name: String,
+    pub name: Option<String>,
+    /// How often to sync from WB, 5 to 1440 minutes.
+    pub sync_interval_minutes: Option<i32>,
 }
 
 #[utoipa::path(
@@ -41,11 +43,11 @@ pub async fn get_tenant(State(state): State<AppState>, auth: Auth) -> ApiResult<
     security(("bearer" = [])),
     request_body = UpdateTenantRequest,
     responses(
-        (status = 200, description = "The renamed tenant", body = TenantView),
+        (status = 200, description = "The updated tenant", body = TenantView),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only owners and admins can rename the tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Name missing or out of bounds", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Name or sync interval out of bounds (`invalid_name`, `invalid_sync_interval`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn update_tenant(
@@ -54,9 +56,22 @@ pub async fn update_tenant(
     JsonBody(body): JsonBody<UpdateTenantRequest>,
 ) -> ApiResult<Json<TenantView>> {
     auth.require_manage()?;
-    let name = validate::name("name", &body.name)?;
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| validate::name("name", n))
+        .transpose()?;
+    if let Some(minutes) = body.sync_interval_minutes
+        && !(5..=1440).contains(&minutes)
+    {
+        return Err(ApiError::invalid(
+            "invalid_sync_interval",
+            "sync_interval_minutes",
+            "The sync interval is 5 to 1440 minutes.",
+        ));
+    }
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
-    let tenant = tenants::rename(&mut tx, &name)
+    let tenant = tenants::update(&mut tx, name.as_deref(), body.sync_interval_minutes)
         .await?
         .ok_or_else(|| ApiError::not_found("tenant"))?;
     tx.commit().await?;

@@ -29,6 +29,8 @@ impl From<User> for UserView {
 pub struct TenantView {
     pub id: Uuid,
     pub name: String,
+    /// How often the scheduler syncs this tenant, in minutes.
+    pub sync_interval_minutes: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -38,6 +40,7 @@ impl From<Tenant> for TenantView {
         Self {
             id: t.id.0,
             name: t.name,
+            sync_interval_minutes: t.sync_interval_minutes,
             created_at: t.created_at,
             updated_at: t.updated_at,
         }

@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 pub struct Tenant {
     pub id: TenantId,
     pub name: String,
+    /// How often the scheduler syncs this tenant (until billing plans set it).
+    pub sync_interval_minutes: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -25,9 +27,19 @@ pub async fn current(tx: &mut Tx) -> sqlx::Result<Option<Tenant>> {
         .await
 }
 
-pub async fn rename(tx: &mut Tx, name: &str) -> sqlx::Result<Option<Tenant>> {
-    sqlx::query_as("update tenants set name = $1, updated_at = now() returning *")
-        .bind(name)
-        .fetch_optional(&mut **tx)
-        .await
+/// Changes the given settings, leaving the others as they are.
+pub async fn update(
+    tx: &mut Tx,
+    name: Option<&str>,
+    sync_interval_minutes: Option<i32>,
+) -> sqlx::Result<Option<Tenant>> {
+    sqlx::query_as(
+        "update tenants set name = coalesce($1, name),
+                sync_interval_minutes = coalesce($2, sync_interval_minutes), updated_at = now()
+         returning *",
+    )
+    .bind(name)
+    .bind(sync_interval_minutes)
+    .fetch_optional(&mut **tx)
+    .await
 }

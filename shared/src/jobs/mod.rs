@@ -1,6 +1,8 @@
 //! Background jobs on the PostgreSQL queue (apalis). Payloads carry ids only, never
 //! secrets: they are stored in the database and shown by operator tools.
 
+pub mod schedule;
+
 use crate::ids::TenantId;
 use crate::tenancy::Tx;
 use apalis::prelude::TaskBuilder;
@@ -21,9 +23,13 @@ pub struct SyncJob {
 /// row that asked for it does. The run id doubles as the idempotency key: enqueueing the
 /// same run twice is refused by the queue's unique index.
 pub async fn enqueue_sync(tx: &mut Tx, job: SyncJob) -> anyhow::Result<()> {
-    let task = TaskBuilder::new(serde_json::to_vec(&job)?)
-        .idempotency_key(job.run_id.to_string())
-        .build();
-    apalis_postgres::queries::push_tasks(&mut **tx, SYNC_QUEUE, vec![task]).await?;
+    apalis_postgres::queries::push_tasks(&mut **tx, SYNC_QUEUE, vec![sync_task(job)?]).await?;
     Ok(())
+}
+
+/// The queue entry of a sync job, keyed by its run.
+pub fn sync_task(job: SyncJob) -> anyhow::Result<apalis_postgres::PgTask> {
+    Ok(TaskBuilder::new(serde_json::to_vec(&job)?)
+        .idempotency_key(job.run_id.to_string())
+        .build())
 }
