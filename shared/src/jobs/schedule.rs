@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 /// Runs queued per statement; a tick over many due tenants takes several.
-const BATCH: i32 = 1000;
+const BATCH: i32 = 10_000;
 /// Serialises ticks of different replicas (pg_try_advisory_xact_lock key).
 const TICK_LOCK: i64 = 0x5354_5343_4845_4431;
 
