@@ -11,6 +11,11 @@ pub struct WorkerConfig {
     pub cache_ttl: Duration,
     /// How often an idle worker looks for jobs it was not notified of.
     pub poll_interval: Duration,
+    /// Attempts per sync before it is dead-lettered.
+    pub max_attempts: i32,
+    /// First wait before retrying a broken attempt; doubles per attempt (with jitter),
+    /// capped at ten minutes.
+    pub retry_base: Duration,
 }
 
 impl WorkerConfig {
@@ -28,6 +33,8 @@ impl WorkerConfig {
             concurrency,
             cache_ttl: Duration::from_secs(env.parse_or("CACHE_TTL_SECS", 300)?),
             poll_interval: Duration::from_millis(env.parse_or("WORKER_POLL_INTERVAL_MS", 1000)?),
+            max_attempts: env.parse_or("WORKER_MAX_ATTEMPTS", 5)?,
+            retry_base: Duration::from_secs(env.parse_or("WORKER_RETRY_BASE_SECS", 10)?),
         })
     }
 }

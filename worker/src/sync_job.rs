@@ -3,18 +3,69 @@
 use crate::config::WorkerConfig;
 use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage, Pubsub};
+use std::time::Duration;
 use stock_tracker_shared::cache::TenantCache;
 use stock_tracker_shared::jobs::{SYNC_QUEUE, SyncJob};
 use stock_tracker_shared::service::Connections;
-use stock_tracker_shared::sync::Syncer;
+use stock_tracker_shared::sync::{Syncer, runs};
+use stock_tracker_shared::tenancy::{self, Scope};
 use stock_tracker_shared::vault::Vault;
 use stock_tracker_shared::wb::WbClient;
 
-async fn handle(job: SyncJob, syncer: Data<Syncer>) -> Result<(), BoxDynError> {
-    syncer.run(job).await.map(|_| ()).map_err(|e| {
-        tracing::error!(run_id = %job.run_id, error = %e, "sync job failed; it will be retried");
-        e.into()
-    })
+async fn handle(
+    job: SyncJob,
+    syncer: Data<Syncer>,
+    backoff: Data<Backoff>,
+    task: TaskId,
+) -> Result<(), BoxDynError> {
+    match syncer.run(job).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::error!(run_id = %job.run_id, error = %e, "sync attempt failed; it will be retried");
+            backoff
+                .schedule_retry(&syncer, job, &task.to_string(), &e.to_string())
+                .await;
+            Err(e.into())
+        }
+    }
+}
+
+/// Spacing of retries after an attempt broke off (PostgreSQL unreachable, ...).
+#[derive(Clone)]
+struct Backoff {
+    base: Duration,
+}
+
+impl Backoff {
+    /// Notes the error on the run and moves the queue entry's `run_at` into the future, so
+    /// the retry waits: base x 2^(attempt-1), capped at ten minutes, with full jitter.
+    async fn schedule_retry(&self, syncer: &Syncer, job: SyncJob, task_id: &str, error: &str) {
+        let result: anyhow::Result<()> = async {
+            let mut tx = tenancy::begin(&syncer.db, Scope::tenant(job.tenant_id)).await?;
+            let attempts = runs::note_attempt_error(&mut tx, job.run_id, error)
+                .await?
+                .unwrap_or(1);
+            let shift = u32::try_from(attempts.clamp(1, 16) - 1).unwrap_or(0);
+            let ceiling = self
+                .base
+                .saturating_mul(1u32 << shift)
+                .min(Duration::from_secs(600));
+            let delay = ceiling
+                .mul_f64(rand::random::<f64>())
+                .max(Duration::from_secs(1));
+            sqlx::query("update apalis.jobs set run_at = now() + $2 where id = $1")
+                .bind(task_id)
+                .bind(delay)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not space the retry out; it runs at the next poll");
+        }
+    }
 }
 
 /// A name no other process (or an earlier run of this one) has used: apalis keeps jobs
@@ -41,6 +92,7 @@ pub async fn run(
         wb: WbClient::new(config.wb.clone(), c.redis.clone(), prefix)?,
         cache: TenantCache::new(c.redis.clone(), prefix, config.cache_ttl),
         worker: name.clone(),
+        max_attempts: config.max_attempts,
     };
     // New jobs wake the worker through LISTEN/NOTIFY; the interval catches what a
     // notification can miss (a listener reconnecting after a PostgreSQL restart, jobs
@@ -54,6 +106,9 @@ pub async fn run(
     let worker = WorkerBuilder::new(name.as_str())
         .backend(storage)
         .data(syncer)
+        .data(Backoff {
+            base: config.retry_base,
+        })
         .concurrency(config.concurrency)
         .build(handle);
     tracing::info!(worker = %name, concurrency = config.concurrency, "worker ready");

@@ -17,6 +17,9 @@ pub struct Syncer {
     pub wb: WbClient,
     pub cache: TenantCache,
     pub worker: String,
+    /// Attempts after which a run is dead-lettered instead of tried again. Counted in the
+    /// run row when an attempt starts, so attempts a crashed worker never finished count.
+    pub max_attempts: i32,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -28,6 +31,8 @@ pub enum Outcome {
     },
     /// The run was already finished: a redelivered job.
     AlreadyDone,
+    /// Past the maximum attempts: recorded as failed with `dead_lettered`, not retried.
+    DeadLettered,
 }
 
 /// A failure recorded on the run, with a message for the seller.
@@ -42,11 +47,29 @@ impl Syncer {
     pub async fn run(&self, job: SyncJob) -> anyhow::Result<Outcome> {
         let scope = Scope::tenant(job.tenant_id);
         let mut tx = tenancy::begin(&self.db, scope.clone()).await?;
-        if runs::start(&mut tx, job.run_id, &self.worker)
-            .await?
-            .is_none()
-        {
+        let Some(attempt) = runs::start(&mut tx, job.run_id, &self.worker).await? else {
             return Ok(Outcome::AlreadyDone);
+        };
+        if attempt > self.max_attempts {
+            let last = runs::get(&mut tx, job.run_id)
+                .await?
+                .and_then(|r| r.error_message)
+                .unwrap_or_else(|| "the worker stopped during the attempt".to_string());
+            let message = format!(
+                "Gave up after {} attempts; the last one ended with: {last}",
+                self.max_attempts
+            );
+            runs::fail(
+                &mut tx,
+                job.run_id,
+                "dead_lettered",
+                &message,
+                WbCounts::default(),
+            )
+            .await?;
+            tx.commit().await?;
+            tracing::error!(tenant_id = %job.tenant_id, run_id = %job.run_id, attempt, "sync dead-lettered");
+            return Ok(Outcome::DeadLettered);
         }
         let stored = credentials::sealed(&mut tx).await?;
         tx.commit().await?;

@@ -128,6 +128,18 @@ pub async fn fail(
     Ok(())
 }
 
+/// Records why an attempt broke off (the job will be retried); returns the attempts so far.
+pub async fn note_attempt_error(tx: &mut Tx, id: Uuid, message: &str) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar(
+        "update sync_runs set error_code = 'attempt_failed', error_message = $2
+          where id = $1 and status = 'running' returning attempts",
+    )
+    .bind(id)
+    .bind(message)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
 pub async fn get(tx: &mut Tx, id: Uuid) -> sqlx::Result<Option<SyncRun>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from sync_runs where id = $1"
