@@ -40,10 +40,20 @@ pub async fn mount_ping(server: &MockServer) {
 
 /// A healthy WB with one product and `quantity` on the aggregate warehouse.
 pub async fn mount_healthy(server: &MockServer, quantity: i64) {
+    mount_slow(server, quantity, std::time::Duration::ZERO).await;
+}
+
+/// The same, with the catalog taking `delay` to answer: a sync that is still running when
+/// a test needs it to be.
+pub async fn mount_slow(server: &MockServer, quantity: i64, delay: std::time::Duration) {
     mount_ping(server).await;
     Mock::given(method("POST"))
         .and(path("/content/v2/get/cards/list"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(cards("A")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(cards("A"))
+                .set_delay(delay),
+        )
         .mount(server)
         .await;
     Mock::given(method("POST"))

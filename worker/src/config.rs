@@ -16,6 +16,11 @@ pub struct WorkerConfig {
     /// First wait before retrying a broken attempt; doubles per attempt (with jitter),
     /// capped at ten minutes.
     pub retry_base: Duration,
+    /// After SIGTERM, how long running jobs may take to finish before they are put back.
+    pub shutdown_grace: Duration,
+    /// Heartbeat period; a worker silent for three of them is presumed dead and its jobs
+    /// are run again by the others.
+    pub heartbeat: Duration,
 }
 
 impl WorkerConfig {
@@ -35,6 +40,8 @@ impl WorkerConfig {
             poll_interval: Duration::from_millis(env.parse_or("WORKER_POLL_INTERVAL_MS", 1000)?),
             max_attempts: env.parse_or("WORKER_MAX_ATTEMPTS", 5)?,
             retry_base: Duration::from_secs(env.parse_or("WORKER_RETRY_BASE_SECS", 10)?),
+            shutdown_grace: Duration::from_secs(env.parse_or("WORKER_SHUTDOWN_GRACE_SECS", 25)?),
+            heartbeat: Duration::from_secs(env.parse_or("WORKER_HEARTBEAT_SECS", 10)?.max(1)),
         })
     }
 }

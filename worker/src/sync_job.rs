@@ -68,6 +68,29 @@ impl Backoff {
     }
 }
 
+/// Jobs this worker has claimed and not finished.
+async fn held_jobs(db: &sqlx::PgPool, worker: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "select count(*) from apalis.jobs where lock_by = $1 and status in ('Queued', 'Running')",
+    )
+    .bind(worker)
+    .fetch_one(db)
+    .await
+}
+
+/// Returns this worker's claimed-but-unfinished jobs to the queue. Syncs are idempotent,
+/// so one cut off half-way simply runs again.
+async fn release_held_jobs(db: &sqlx::PgPool, worker: &str) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "update apalis.jobs set status = 'Pending', lock_by = null, lock_at = null
+          where lock_by = $1 and status in ('Queued', 'Running')",
+    )
+    .bind(worker)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// A name no other process (or an earlier run of this one) has used: apalis keeps jobs
 /// of a worker name that re-registers stuck in Running.
 fn worker_name() -> String {
@@ -100,8 +123,12 @@ pub async fn run(
     let wake = Strategy::new()
         .stream(Pubsub::new(c.db.clone(), SYNC_QUEUE.to_string()))
         .interval(config.poll_interval);
+    let queue = Config::default()
+        .queue(SYNC_QUEUE)
+        .heartbeat_interval(config.heartbeat)
+        .missed_heartbeats(3);
     let storage = PostgresStorage::<SyncJob>::new(&c.db)
-        .with_config(Config::default().queue(SYNC_QUEUE))
+        .with_config(queue)
         .poll_with_strategy(wake);
     let worker = WorkerBuilder::new(name.as_str())
         .backend(storage)
@@ -112,11 +139,46 @@ pub async fn run(
         .concurrency(config.concurrency)
         .build(handle);
     tracing::info!(worker = %name, concurrency = config.concurrency, "worker ready");
-    worker
-        .run_until(async {
-            shutdown.await;
-            Ok::<(), std::io::Error>(())
-        })
-        .await?;
+    // SIGTERM stops claiming jobs; running ones get `shutdown_grace` to finish. Whatever
+    // this worker still holds afterwards goes back to the queue at once, rather than
+    // waiting for the heartbeat timeout.
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let run = worker.run_until(async move {
+        shutdown.await;
+        let _ = stopping_tx.send(());
+        Ok::<(), std::io::Error>(())
+    });
+    let grace = config.shutdown_grace;
+    let db = c.db.clone();
+    let worker_name = name.clone();
+    let drained = async move {
+        if stopping_rx.await.is_err() {
+            return std::future::pending::<()>().await;
+        }
+        // apalis stops claiming on the signal; watch this worker's jobs ourselves, since
+        // an idle apalis worker does not always return promptly.
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            match held_jobs(&db, &worker_name).await {
+                Ok(0) => return,
+                Ok(_) | Err(_) if tokio::time::Instant::now() >= deadline => {
+                    tracing::warn!(
+                        grace_secs = grace.as_secs(),
+                        "jobs still running after the grace period; putting them back"
+                    );
+                    return;
+                }
+                _ => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    };
+    tokio::select! {
+        result = run => result?,
+        () = drained => {}
+    }
+    let released = release_held_jobs(&c.db, &name).await?;
+    if released > 0 {
+        tracing::info!(released, "unfinished jobs returned to the queue");
+    }
     Ok(())
 }
