@@ -45,6 +45,7 @@ fn main() -> ExitCode {
 async fn serve() -> ExitCode {
     let config = config::exit_on_error(ApiConfig::from_env(&Env::from_process()));
     let _telemetry = telemetry::init("stock-tracker-api", &config.common);
+    let shutdown = telemetry::Shutdown::listen();
     let bind = config.bind;
     let state = match AppState::new(config) {
         Ok(s) => s,
@@ -71,7 +72,7 @@ async fn serve() -> ExitCode {
         }
     };
     tracing::info!(%bind, "api ready");
-    match app::serve(listener, state, telemetry::shutdown_signal()).await {
+    match app::serve(listener, state, shutdown.wait()).await {
         Ok(()) => {
             tracing::info!("api stopped");
             ExitCode::SUCCESS

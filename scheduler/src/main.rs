@@ -53,6 +53,7 @@ async fn on_tick(tick: Tick, db: Data<PgPool>) -> Result<(), BoxDynError> {
 async fn main() -> ExitCode {
     let config = config::exit_on_error(SchedulerConfig::from_env(&Env::from_process()));
     let _telemetry = telemetry::init(SERVICE, &config.common);
+    let shutdown = telemetry::Shutdown::listen();
     let connections = tokio::select! {
         result = service::connect(&config.common, SERVICE) => match result {
             Ok(c) => c,
@@ -61,7 +62,7 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        () = telemetry::shutdown_signal() => return ExitCode::SUCCESS,
+        () = shutdown.clone().wait() => return ExitCode::SUCCESS,
     };
     let name = format!(
         "scheduler-{}-{}",
@@ -75,7 +76,7 @@ async fn main() -> ExitCode {
     tracing::info!(service = SERVICE, "scheduler ready");
     let result = worker
         .run_until(async {
-            telemetry::shutdown_signal().await;
+            shutdown.wait().await;
             Ok::<(), std::io::Error>(())
         })
         .await;

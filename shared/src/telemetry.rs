@@ -40,8 +40,32 @@ pub fn init(service: &'static str, config: &CommonConfig) -> TelemetryGuard {
     TelemetryGuard { _sentry: sentry }
 }
 
+/// SIGTERM or Ctrl-C, listened for once for the whole process.
+///
+/// A signal stream only sees signals that arrive while it exists, so a binary that made a
+/// new stream for each phase (connecting, running) would lose a SIGTERM sent between two
+/// of them. `listen` at start-up; every clone's `wait` then returns once the signal came,
+/// whenever it is called.
+#[derive(Clone)]
+pub struct Shutdown(tokio::sync::watch::Receiver<bool>);
+
+impl Shutdown {
+    pub fn listen() -> Self {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = tx.send(true);
+        });
+        Self(rx)
+    }
+
+    pub async fn wait(mut self) {
+        let _ = self.0.wait_for(|stopped| *stopped).await;
+    }
+}
+
 /// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
+async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -12,6 +12,7 @@ const SERVICE: &str = "stock-tracker-worker";
 async fn main() -> ExitCode {
     let config = shared_config::exit_on_error(WorkerConfig::from_env(&Env::from_process()));
     let _telemetry = telemetry::init(SERVICE, &config.common);
+    let shutdown = telemetry::Shutdown::listen();
     let connections = tokio::select! {
         result = service::connect(&config.common, SERVICE) => match result {
             Ok(c) => c,
@@ -20,9 +21,9 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        () = telemetry::shutdown_signal() => return ExitCode::SUCCESS,
+        () = shutdown.clone().wait() => return ExitCode::SUCCESS,
     };
-    match sync_job::run(&config, connections, telemetry::shutdown_signal()).await {
+    match sync_job::run(&config, connections, shutdown.wait()).await {
         Ok(()) => {
             tracing::info!(service = SERVICE, "worker stopped");
             ExitCode::SUCCESS
