@@ -11,12 +11,16 @@ use stock_tracker_shared::telemetry;
 use stock_tracker_shared::tenancy::{migrate, pool};
 use stock_tracker_shared::vault::{Vault, rotate};
 
-const USAGE: &str = "usage: stock-tracker-api [serve | migrate | rotate-credentials-key]
+const USAGE: &str = "usage: stock-tracker-api [serve | migrate | rotate-credentials-key | jobs]
   serve                   run the HTTP API (default)
   migrate                 apply database migrations as DATABASE_OWNER_URL and grant the
                           DATABASE_URL role access
   rotate-credentials-key  re-encrypt every stored WB token under the first key of
-                          CREDENTIALS_KEYS (connects as DATABASE_OWNER_URL)";
+                          CREDENTIALS_KEYS (connects as DATABASE_OWNER_URL)
+  jobs depth|running|failed|dead
+                          the sync queue by state, and runs running, failed or
+                          dead-lettered (connects as DATABASE_OWNER_URL)
+  jobs retry RUN_ID       queue a fresh sync for a dead-lettered run's tenant";
 
 fn main() -> ExitCode {
     let command = std::env::args().nth(1);
@@ -31,6 +35,7 @@ fn main() -> ExitCode {
         None | Some("serve") => runtime.block_on(serve()),
         Some("migrate") => runtime.block_on(run_migrations()),
         Some("rotate-credentials-key") => runtime.block_on(rotate_credentials_key()),
+        Some("jobs") => runtime.block_on(jobs(std::env::args().skip(2).collect())),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -140,6 +145,53 @@ async fn rotate_credentials_key() -> ExitCode {
         }
         Err(e) => {
             eprintln!("rotation failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn jobs(args: Vec<String>) -> ExitCode {
+    use stock_tracker_shared::jobs::admin;
+    let owner_url = config::exit_on_error(Env::from_process().required("DATABASE_OWNER_URL"));
+    let result = async {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&owner_url).await?;
+        match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+            ["depth"] => {
+                for (status, n) in admin::depth(&mut conn).await? {
+                    println!("{status:<10} {n}");
+                }
+            }
+            [which @ ("running" | "failed" | "dead")] => {
+                for r in admin::runs(&mut conn, which, 100).await? {
+                    println!(
+                        "{} tenant={} status={} attempts={} worker={} started={} finished={} error={} {}",
+                        r.id,
+                        r.tenant_id,
+                        r.status,
+                        r.attempts,
+                        r.worker.unwrap_or_default(),
+                        r.started_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                        r.finished_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                        r.error_code.unwrap_or_default(),
+                        r.error_message.unwrap_or_default()
+                    );
+                }
+            }
+            ["retry", run_id] => {
+                let run_id: uuid::Uuid = run_id.parse()?;
+                let new_run = admin::retry_dead(&mut conn, run_id).await?;
+                println!("queued run {new_run}");
+            }
+            _ => anyhow::bail!("usage: jobs depth|running|failed|dead | jobs retry RUN_ID"),
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("jobs: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -174,3 +174,47 @@ async fn sigterm_drains_in_flight_requests_then_exits_0() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn jobs_subcommands_show_the_queue_and_retry_dead_letters() {
+    let db = TestDb::new().await;
+    let tenant = stock_tracker_tests::tenants::with_active_credentials(&db.owner, 1).await[0];
+    let dead: uuid::Uuid = sqlx::query_scalar(
+        "insert into sync_runs (id, tenant_id, trigger, status, attempts, error_code, error_message)
+         values (gen_random_uuid(), $1, 'schedule', 'failed', 6, 'dead_lettered', 'Gave up after 5 attempts')
+         returning id",
+    )
+    .bind(tenant)
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    let env = vec![("DATABASE_OWNER_URL", db.owner_url())];
+    let run = |args: &[&str]| {
+        let mut p = Process::start(EXE, args, &env);
+        let status = p.wait_exit(Duration::from_secs(20));
+        (status.code(), p.seen.join("\n"))
+    };
+    let (code, out) = run(&["jobs", "dead"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&dead.to_string()) && out.contains("dead_lettered"),
+        "{out}"
+    );
+
+    let (code, out) = run(&["jobs", "retry", &dead.to_string()]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.starts_with("queued run "), "{out}");
+    let queued: i64 = sqlx::query_scalar("select count(*) from sync_runs where status = 'queued'")
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    assert_eq!(queued, 1);
+    let (code, out) = run(&["jobs", "depth"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("Pending") && out.contains('1'), "{out}");
+
+    // Retrying something that is not a dead letter is refused, with a reason.
+    let (code, out) = run(&["jobs", "retry", &uuid::Uuid::new_v4().to_string()]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("not a dead-lettered run"), "{out}");
+}

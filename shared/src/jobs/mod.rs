@@ -1,6 +1,7 @@
 //! Background jobs on the PostgreSQL queue (apalis). Payloads carry ids only, never
 //! secrets: they are stored in the database and shown by operator tools.
 
+pub mod admin;
 pub mod schedule;
 
 use crate::ids::TenantId;
