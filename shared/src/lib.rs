@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod ids;
 pub mod jobs;
 pub mod kv;
+pub mod metrics;
 pub mod secret;
 pub mod service;
 pub mod stock;

@@ -144,5 +144,6 @@ pub fn base_env(db: &crate::TestDb) -> Vec<(&'static str, String)> {
             crate::http::TEST_CREDENTIALS_KEYS.to_string(),
         ),
         ("LOG_FORMAT", "json".to_string()),
+        ("WORKER_METRICS_BIND", "127.0.0.1:0".to_string()),
     ]
 }

@@ -11,6 +11,8 @@ use wb_sandbox::{RunningSandbox, SandboxConfig, TokenOptions};
 
 /// A worker running in this process until dropped.
 pub struct Worker {
+    /// Where this worker serves its Prometheus metrics.
+    pub metrics_url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -24,7 +26,13 @@ impl Worker {
 
     /// The same with another `CREDENTIALS_KEYS`, for key rotation.
     pub async fn start_with_keys(app: &TestApp, wb_url: &str, keys: &str) -> Self {
+        let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let vars = [
+            ("WORKER_METRICS_BIND", format!("127.0.0.1:{metrics_port}")),
             ("DATABASE_URL", app.db.app_url()),
             ("REDIS_URL", crate::db::redis_url()),
             ("CREDENTIALS_KEYS", keys.to_string()),
@@ -55,6 +63,7 @@ impl Worker {
             .expect("worker runs");
         });
         Self {
+            metrics_url: format!("http://127.0.0.1:{metrics_port}/metrics"),
             stop: Some(tx),
             task: Some(task),
         }

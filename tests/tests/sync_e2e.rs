@@ -415,3 +415,42 @@ async fn base_tokens_fall_back_to_the_warehouse_remains_report() {
             .any(|w| w["warehouse_id"] == -999_999 && w["is_aggregate"] == true)
     );
 }
+
+#[tokio::test]
+async fn the_worker_exports_sync_and_queue_metrics() {
+    let world = SandboxWorld::start(small_sandbox()).await;
+    let app = &world.app;
+    let s = app.register("metrics@shop.ru", "Metrics").await;
+    connect_token(app, &s, &world.token(SELLER)).await;
+    let run = sync_and_wait(app, &s).await;
+    let text = reqwest::get(&world.worker.metrics_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"stock_tracker_sync_runs_total{outcome="succeeded",error_code=""} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "stock_tracker_sync_stock_rows_total {}",
+            run["stock_rows"]
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("stock_tracker_sync_duration_seconds_count 1"),
+        "{text}"
+    );
+    assert!(text.contains("stock_tracker_wb_requests_total"), "{text}");
+    assert!(
+        text.contains("# TYPE stock_tracker_queue_jobs gauge"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE stock_tracker_queue_stuck_jobs gauge"),
+        "{text}"
+    );
+}

@@ -21,6 +21,10 @@ pub struct WorkerConfig {
     /// Heartbeat period; a worker silent for three of them is presumed dead and its jobs
     /// are run again by the others.
     pub heartbeat: Duration,
+    /// Where Prometheus scrapes this worker.
+    pub metrics_bind: std::net::SocketAddr,
+    /// A job running longer than this is reported as stuck.
+    pub stuck_after: Duration,
 }
 
 impl WorkerConfig {
@@ -42,6 +46,11 @@ impl WorkerConfig {
             retry_base: Duration::from_secs(env.parse_or("WORKER_RETRY_BASE_SECS", 10)?),
             shutdown_grace: Duration::from_secs(env.parse_or("WORKER_SHUTDOWN_GRACE_SECS", 25)?),
             heartbeat: Duration::from_secs(env.parse_or("WORKER_HEARTBEAT_SECS", 10)?.max(1)),
+            metrics_bind: env.parse_or(
+                "WORKER_METRICS_BIND",
+                std::net::SocketAddr::from(([127, 0, 0, 1], 9101)),
+            )?,
+            stuck_after: Duration::from_secs(env.parse_or("WORKER_STUCK_AFTER_SECS", 1800)?),
         })
     }
 }

@@ -3,22 +3,47 @@
 use crate::config::WorkerConfig;
 use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage, Pubsub};
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
 use stock_tracker_shared::cache::TenantCache;
 use stock_tracker_shared::jobs::{SYNC_QUEUE, SyncJob};
+use stock_tracker_shared::metrics::{OutcomeLabels, StatusLabels, SyncMetrics};
 use stock_tracker_shared::service::Connections;
-use stock_tracker_shared::sync::{Syncer, runs};
+use stock_tracker_shared::sync::{Outcome, Syncer, runs};
 use stock_tracker_shared::tenancy::{self, Scope};
 use stock_tracker_shared::vault::Vault;
-use stock_tracker_shared::wb::WbClient;
+use stock_tracker_shared::wb::{WbClient, WbMetrics};
 
 async fn handle(
     job: SyncJob,
     syncer: Data<Syncer>,
     backoff: Data<Backoff>,
+    metrics: Data<SyncMetrics>,
     task: TaskId,
 ) -> Result<(), BoxDynError> {
-    match syncer.run(job).await {
+    let started = Instant::now();
+    let result = syncer.run(job).await;
+    metrics.duration.observe(started.elapsed().as_secs_f64());
+    let (outcome, code) = match &result {
+        Ok(Outcome::Succeeded { stock_rows }) => {
+            metrics.rows.inc_by(*stock_rows as u64);
+            ("succeeded", String::new())
+        }
+        Ok(Outcome::Failed { code }) => ("failed", code.clone()),
+        Ok(Outcome::DeadLettered) => ("dead_lettered", "dead_lettered".to_string()),
+        Ok(Outcome::AlreadyDone) => ("already_done", String::new()),
+        Err(_) => ("error", "attempt_failed".to_string()),
+    };
+    metrics
+        .runs
+        .get_or_create(&OutcomeLabels {
+            outcome: outcome.to_string(),
+            error_code: code,
+        })
+        .inc();
+    match result {
         Ok(_) => Ok(()),
         Err(e) => {
             tracing::error!(run_id = %job.run_id, error = %e, "sync attempt failed; it will be retried");
@@ -26,6 +51,45 @@ async fn handle(
                 .schedule_retry(&syncer, job, &task.to_string(), &e.to_string())
                 .await;
             Err(e.into())
+        }
+    }
+}
+
+/// Samples the queue for the gauges every 15 s.
+async fn sample_queue(db: sqlx::PgPool, metrics: SyncMetrics, stuck_after: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(15));
+    loop {
+        tick.tick().await;
+        let depth: sqlx::Result<Vec<(String, i64)>> = sqlx::query_as(
+            "select status, count(*) from apalis.jobs where job_type = $1 group by status",
+        )
+        .bind(SYNC_QUEUE)
+        .fetch_all(&db)
+        .await;
+        if let Ok(rows) = depth {
+            for status in ["Pending", "Queued", "Running", "Failed", "Done", "Killed"] {
+                let n = rows
+                    .iter()
+                    .find(|(s, _)| s == status)
+                    .map_or(0, |(_, n)| *n);
+                metrics
+                    .queue
+                    .get_or_create(&StatusLabels {
+                        status: status.to_string(),
+                    })
+                    .set(n);
+            }
+        }
+        let stuck: sqlx::Result<i64> = sqlx::query_scalar(
+            "select count(*) from apalis.jobs
+              where job_type = $1 and status = 'Running' and lock_at < now() - $2",
+        )
+        .bind(SYNC_QUEUE)
+        .bind(stuck_after)
+        .fetch_one(&db)
+        .await;
+        if let Ok(n) = stuck {
+            metrics.stuck.set(n);
         }
     }
 }
@@ -109,14 +173,29 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let prefix = &config.common.redis_key_prefix;
     let name = worker_name();
+    let mut registry = Registry::with_prefix("stock_tracker");
+    let metrics = SyncMetrics::register(&mut registry);
     let syncer = Syncer {
         db: c.db.clone(),
         vault: Vault::new(config.common.credentials_keys.clone()),
-        wb: WbClient::new(config.wb.clone(), c.redis.clone(), prefix)?,
+        wb: WbClient::new(config.wb.clone(), c.redis.clone(), prefix)?
+            .with_metrics(WbMetrics::register(&mut registry)),
         cache: TenantCache::new(c.redis.clone(), prefix, config.cache_ttl),
         worker: name.clone(),
         max_attempts: config.max_attempts,
     };
+    let registry = Arc::new(registry);
+    let bind = config.metrics_bind;
+    tokio::spawn(async move {
+        if let Err(e) = stock_tracker_shared::metrics::serve(bind, registry).await {
+            tracing::error!(error = %e, %bind, "metrics endpoint failed");
+        }
+    });
+    tokio::spawn(sample_queue(
+        c.db.clone(),
+        metrics.clone(),
+        config.stuck_after,
+    ));
     // New jobs wake the worker through LISTEN/NOTIFY; the interval catches what a
     // notification can miss (a listener reconnecting after a PostgreSQL restart, jobs
     // scheduled for later).
@@ -133,6 +212,7 @@ pub async fn run(
     let worker = WorkerBuilder::new(name.as_str())
         .backend(storage)
         .data(syncer)
+        .data(metrics)
         .data(Backoff {
             base: config.retry_base,
         })

@@ -37,6 +37,7 @@ fn start_worker(app: &TestApp, wb: &MockServer, grace_secs: u64) -> Process {
         ("WB_TIMEOUT_MS", "20000".to_string()),
         ("WORKER_SHUTDOWN_GRACE_SECS", grace_secs.to_string()),
         ("LOG_FORMAT", "json".to_string()),
+        ("WORKER_METRICS_BIND", "127.0.0.1:0".to_string()),
     ];
     let mut p = Process::start(EXE, &[], &env);
     p.wait_for("worker ready", Duration::from_secs(20));

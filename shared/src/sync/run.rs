@@ -24,7 +24,9 @@ pub struct Syncer {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Succeeded,
+    Succeeded {
+        stock_rows: usize,
+    },
     /// The run failed for a reason recorded on it (WB down, token refused, ...).
     Failed {
         code: String,
@@ -175,7 +177,9 @@ impl Syncer {
             stock_rows = applied.stock_rows, changes = applied.stock_changes,
             wb_requests = counts.requests, fetch_ms, write_ms, "sync succeeded"
         );
-        Ok(Outcome::Succeeded)
+        Ok(Outcome::Succeeded {
+            stock_rows: applied.stock_rows,
+        })
     }
 
     async fn fail(&self, job: SyncJob, counts: WbCounts, f: Failure) -> anyhow::Result<Outcome> {

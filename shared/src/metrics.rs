@@ -1,0 +1,101 @@
+//! Prometheus metrics of the background binaries and the small endpoint that serves them
+//! (the api serves its own through its router).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// succeeded, failed, dead_lettered, already_done, error (attempt broke off)
+    pub outcome: String,
+    /// The run's error code, or "" on success.
+    pub error_code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    pub status: String,
+}
+
+/// Sync job metrics, recorded by the worker.
+#[derive(Clone)]
+pub struct SyncMetrics {
+    pub runs: Family<OutcomeLabels, Counter>,
+    pub duration: Histogram,
+    pub rows: Counter,
+    pub queue: Family<StatusLabels, Gauge>,
+    /// Jobs running longer than the stuck bound.
+    pub stuck: Gauge,
+}
+
+impl SyncMetrics {
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = Self {
+            runs: Family::default(),
+            // 50 ms to ~7 min.
+            duration: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
+            rows: Counter::default(),
+            queue: Family::default(),
+            stuck: Gauge::default(),
+        };
+        registry.register(
+            "sync_runs",
+            "Sync attempts by outcome and error code",
+            m.runs.clone(),
+        );
+        registry.register(
+            "sync_duration_seconds",
+            "Duration of sync attempts",
+            m.duration.clone(),
+        );
+        registry.register(
+            "sync_stock_rows",
+            "Stock rows written by successful syncs",
+            m.rows.clone(),
+        );
+        registry.register(
+            "queue_jobs",
+            "Sync queue entries by status",
+            m.queue.clone(),
+        );
+        registry.register(
+            "queue_stuck_jobs",
+            "Sync jobs running longer than the stuck bound",
+            m.stuck.clone(),
+        );
+        m
+    }
+}
+
+/// Serves `GET /metrics` (any path, in fact) as OpenMetrics text. Deliberately tiny: the
+/// background binaries have no HTTP router, and Prometheus needs nothing more.
+pub async fn serve(bind: SocketAddr, registry: Arc<Registry>) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(bind).await?;
+    tracing::info!(%bind, "metrics endpoint listening");
+    loop {
+        let (mut socket, _) = listener.accept().await?;
+        let registry = registry.clone();
+        tokio::spawn(async move {
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await;
+            let mut body = String::new();
+            let (status, body) =
+                match prometheus_client::encoding::text::encode(&mut body, &registry) {
+                    Ok(()) => ("200 OK", body),
+                    Err(_) => ("500 Internal Server Error", String::new()),
+                };
+            let response = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(response.as_bytes()).await;
+        });
+    }
+}
