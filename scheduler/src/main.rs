@@ -9,13 +9,20 @@ use sqlx::PgPool;
 use std::process::ExitCode;
 use std::str::FromStr;
 use stock_tracker_shared::config::{self, CommonConfig, ConfigError, Env};
-use stock_tracker_shared::jobs::schedule;
+use stock_tracker_shared::jobs::{housekeeping, schedule};
 use stock_tracker_shared::{service, telemetry};
 
 const SERVICE: &str = "stock-tracker-scheduler";
 
+#[derive(Clone, Copy)]
+struct Retention {
+    run_days: i32,
+    history_days: i32,
+}
+
 struct SchedulerConfig {
     common: CommonConfig,
+    retention: Retention,
     /// When ticks fire; cron syntax with a seconds field first.
     cron: cron::Schedule,
 }
@@ -28,15 +35,42 @@ impl SchedulerConfig {
         let cron = cron::Schedule::from_str(&raw).map_err(|e| {
             ConfigError::malformed("SCHEDULER_CRON", format!("not a cron expression: {e}"))
         })?;
+        let retention = Retention {
+            run_days: env.parse_or("RETENTION_SYNC_RUNS_DAYS", 90)?,
+            history_days: env.parse_or("RETENTION_STOCK_HISTORY_DAYS", 365)?,
+        };
+        if retention.run_days < 1 || retention.history_days < 1 {
+            return Err(ConfigError::malformed(
+                "RETENTION_SYNC_RUNS_DAYS",
+                "retention periods are at least one day",
+            ));
+        }
         Ok(Self {
+            retention,
             common: CommonConfig::from_env(env)?,
             cron,
         })
     }
 }
 
-async fn on_tick(tick: Tick, db: Data<PgPool>) -> Result<(), BoxDynError> {
+async fn on_tick(
+    tick: Tick,
+    db: Data<PgPool>,
+    retention: Data<Retention>,
+) -> Result<(), BoxDynError> {
     let now = DateTime::from_timestamp(tick.get_timestamp() as i64, 0).unwrap_or_else(Utc::now);
+    // Housekeeping is idempotent and cheap on its indexes, so every tick may do it; a
+    // failure is logged and retried next tick without holding up the syncs.
+    match housekeeping::warn_expiring_tokens(&db, now).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(events = n, "recorded WB token expiry warnings"),
+        Err(e) => tracing::warn!(error = %e, "token expiry check failed"),
+    }
+    match housekeeping::purge(&db, now, retention.run_days, retention.history_days).await {
+        Ok((0, 0)) => {}
+        Ok((runs, history)) => tracing::info!(runs, history, "purged old sync runs and history"),
+        Err(e) => tracing::warn!(error = %e, "retention clean-up failed"),
+    }
     match schedule::tick(&db, now).await {
         Ok(outcome) => {
             tracing::info!(queued = outcome.queued, skipped = outcome.skipped, %now, "scheduler tick");
@@ -72,6 +106,7 @@ async fn main() -> ExitCode {
     let worker = WorkerBuilder::new(name.as_str())
         .backend(CronScheduler::new(config.cron))
         .data(connections.db.clone())
+        .data(config.retention)
         .build(on_tick);
     tracing::info!(service = SERVICE, "scheduler ready");
     let result = worker

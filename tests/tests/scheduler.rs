@@ -3,7 +3,7 @@
 
 use chrono::{Duration, Utc};
 use std::collections::HashSet;
-use stock_tracker_shared::jobs::schedule;
+use stock_tracker_shared::jobs::{housekeeping, schedule};
 use stock_tracker_tests::TestDb;
 use stock_tracker_tests::tenants::with_active_credentials;
 use uuid::Uuid;
@@ -112,5 +112,98 @@ async fn slots_spread_tenants_across_the_interval() {
         minutes.len() > 40,
         "200 tenants fall into {} distinct minutes",
         minutes.len()
+    );
+}
+
+#[tokio::test]
+async fn expiring_tokens_are_warned_about_once_per_threshold() {
+    let db = TestDb::new().await;
+    let tenants = with_active_credentials(&db.owner, 4).await;
+    for (tenant, days) in tenants.iter().zip([5, 10, 20, 3]) {
+        sqlx::query("update wb_credentials set expires_at = now() + make_interval(days => $2) where tenant_id = $1")
+            .bind(tenant)
+            .bind(days)
+            .execute(&db.owner)
+            .await
+            .unwrap();
+    }
+    // The 3-day token was already refused by WB: no warnings for it.
+    sqlx::query("update wb_credentials set status = 'invalid' where tenant_id = $1")
+        .bind(tenants[3])
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    let now = Utc::now();
+    // 5 days left: the 14- and 7-day warnings; 10 days: the 14-day one; 20 days: none.
+    assert_eq!(
+        housekeeping::warn_expiring_tokens(&db.app, now)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        housekeeping::warn_expiring_tokens(&db.app, now)
+            .await
+            .unwrap(),
+        0,
+        "once each"
+    );
+    let per_tenant: Vec<(Uuid, i64)> = sqlx::query_as(
+        "select tenant_id, count(*) from tenant_events where kind = 'wb_token_expiring'
+          group by tenant_id order by count(*) desc",
+    )
+    .fetch_all(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(per_tenant, vec![(tenants[0], 2), (tenants[1], 1)]);
+    // Four days on, the 5-day token is inside its last day and the 10-day one inside its
+    // last week: one new warning each.
+    let later = now + Duration::days(4) + Duration::hours(1);
+    assert_eq!(
+        housekeeping::warn_expiring_tokens(&db.app, later)
+            .await
+            .unwrap(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn retention_purges_old_runs_and_history_only() {
+    let db = TestDb::new().await;
+    let tenant = with_active_credentials(&db.owner, 1).await[0];
+    for days_ago in [200, 10] {
+        sqlx::query(
+            "insert into sync_runs (id, tenant_id, trigger, status, finished_at)
+             values (gen_random_uuid(), $1, 'schedule', 'succeeded', now() - make_interval(days => $2))",
+        )
+        .bind(tenant)
+        .bind(days_ago)
+        .execute(&db.owner)
+        .await
+        .unwrap();
+        sqlx::query(
+            "insert into stock_history (tenant_id, kind, warehouse_id, chrt_id, nm_id, quantity, recorded_at, sync_run_id)
+             values ($1, 'wb', -999999, 1, 1, 5, now() - make_interval(days => $2 * 3), gen_random_uuid())",
+        )
+        .bind(tenant)
+        .bind(days_ago)
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    }
+    let (runs, history) = housekeeping::purge(&db.app, Utc::now(), 90, 365)
+        .await
+        .unwrap();
+    assert_eq!((runs, history), (1, 1));
+    let left: i64 = sqlx::query_scalar("select count(*) from sync_runs")
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    assert_eq!(left, 1);
+    assert_eq!(
+        housekeeping::purge(&db.app, Utc::now(), 90, 365)
+            .await
+            .unwrap(),
+        (0, 0)
     );
 }

@@ -2,6 +2,7 @@
 //! secrets: they are stored in the database and shown by operator tools.
 
 pub mod admin;
+pub mod housekeeping;
 pub mod schedule;
 
 use crate::ids::TenantId;

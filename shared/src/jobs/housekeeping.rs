@@ -1,0 +1,28 @@
+//! Periodic work the scheduler does besides queueing syncs.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+/// Records tenant events for WB tokens expiring within 14, 7 and 1 days (once each).
+pub async fn warn_expiring_tokens(db: &PgPool, now: DateTime<Utc>) -> sqlx::Result<i32> {
+    sqlx::query_scalar("select record_token_expiry_warnings($1)")
+        .bind(now)
+        .fetch_one(db)
+        .await
+}
+
+/// Deletes finished runs older than `run_days` and history older than `history_days`;
+/// returns how many of each.
+pub async fn purge(
+    db: &PgPool,
+    now: DateTime<Utc>,
+    run_days: i32,
+    history_days: i32,
+) -> sqlx::Result<(i64, i64)> {
+    sqlx::query_as("select runs, history from purge_old_data($1, $2, $3)")
+        .bind(now)
+        .bind(run_days)
+        .bind(history_days)
+        .fetch_one(db)
+        .await
+}
