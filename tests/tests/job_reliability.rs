@@ -41,13 +41,23 @@ async fn a_job_past_its_attempts_is_dead_lettered_with_its_last_error() {
         "{message}"
     );
 
-    // The queue entry is finished, not waiting for another round.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let status: String = sqlx::query_scalar("select status from apalis.jobs")
-        .fetch_one(&app.db.owner)
-        .await
-        .unwrap();
-    assert_eq!(status, "Done");
+    // The queue entry is finished, not waiting for another round (apalis writes results
+    // in batches, so give it a moment).
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let status: String = sqlx::query_scalar("select status from apalis.jobs")
+            .fetch_one(&app.db.owner)
+            .await
+            .unwrap();
+        if status == "Done" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "queue entry still {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let stock: i64 = sqlx::query_scalar("select count(*) from stocks")
         .fetch_one(&app.db.owner)
         .await

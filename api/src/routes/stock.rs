@@ -37,26 +37,12 @@ pub struct ProductsQuery {
     pub cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProductSummaryView {
-    pub nm_id: i64,
-    pub vendor_code: String,
-    pub brand: String,
-    pub title: String,
-    pub subject_name: String,
-    /// Number of sizes.
-    pub sizes: i64,
-    /// Total quantity over all warehouses.
-    pub quantity: i64,
-    pub updated_at: DateTime<Utc>,
-}
-
 #[utoipa::path(
     get, path = "/api/v1/products", tag = "stock",
     security(("bearer" = [])),
     params(ProductsQuery),
     responses(
-        (status = 200, description = "Products by nm_id", body = Page<ProductSummaryView>,
+        (status = 200, description = "Products by nm_id", body = Page<products::ProductSummary>,
          headers(("X-Cache" = String, description = "HIT or MISS"), ("X-Cache-TTL" = u64, description = "Seconds the cached answer lives"), ("X-Data-Synced-At" = String, description = "When the data was synced"))),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
@@ -80,21 +66,7 @@ pub async fn list_products(
         let rows = products::page(&mut tx, search, after, limit + 1).await?;
         let at = synced_at(&mut tx).await?;
         tx.commit().await?;
-        let page = Page::from_rows(
-            rows,
-            limit,
-            |p| p.nm_id,
-            |p| ProductSummaryView {
-                nm_id: p.nm_id,
-                vendor_code: p.vendor_code,
-                brand: p.brand,
-                title: p.title,
-                subject_name: p.subject_name,
-                sizes: p.sizes,
-                quantity: p.quantity,
-                updated_at: p.updated_at,
-            },
-        );
+        let page = Page::from_rows(rows, limit, |p| p.nm_id, |p| p);
         Ok((page, at))
     })
     .await
@@ -211,23 +183,12 @@ pub struct HistoryQuery {
     pub cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StockChangeView {
-    pub recorded_at: DateTime<Utc>,
-    pub chrt_id: i64,
-    pub kind: String,
-    pub warehouse_id: i64,
-    pub quantity: i64,
-    /// The quantity before; absent when the row first appeared.
-    pub previous: Option<i64>,
-}
-
 #[utoipa::path(
     get, path = "/api/v1/products/{nm_id}/stock-history", tag = "stock",
     security(("bearer" = [])),
     params(("nm_id" = i64, Path, description = "WB article (nmID)"), HistoryQuery),
     responses(
-        (status = 200, description = "Quantity changes, oldest first", body = Page<StockChangeView>),
+        (status = 200, description = "Quantity changes, oldest first", body = Page<history::Change>),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product in this tenant", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad `from`/`to`, `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
@@ -278,14 +239,7 @@ pub async fn stock_history(
             rows,
             limit,
             |c| (c.recorded_at, c.kind.clone(), c.warehouse_id, c.chrt_id),
-            |c| StockChangeView {
-                recorded_at: c.recorded_at,
-                chrt_id: c.chrt_id,
-                kind: c.kind,
-                warehouse_id: c.warehouse_id,
-                quantity: c.quantity,
-                previous: c.previous,
-            },
+            |c| c,
         );
         Ok((page, at))
     })
@@ -323,30 +277,12 @@ pub struct StocksQuery {
     pub cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StockLineView {
-    pub nm_id: i64,
-    pub chrt_id: i64,
-    pub vendor_code: Option<String>,
-    pub title: Option<String>,
-    pub brand: Option<String>,
-    pub tech_size: Option<String>,
-    pub barcodes: Option<Vec<String>>,
-    pub kind: String,
-    pub warehouse_id: i64,
-    pub warehouse_name: String,
-    pub quantity: i64,
-    pub in_way_to_client: i64,
-    pub in_way_from_client: i64,
-    pub updated_at: DateTime<Utc>,
-}
-
 #[utoipa::path(
     get, path = "/api/v1/stocks", tag = "stock",
     security(("bearer" = [])),
     params(StocksQuery),
     responses(
-        (status = 200, description = "Stock rows (one size on one warehouse)", body = Page<StockLineView>,
+        (status = 200, description = "Stock rows (one size on one warehouse)", body = Page<stocks::StockLine>,
          headers(("X-Cache" = String, description = "HIT or MISS"), ("X-Cache-TTL" = u64, description = "Seconds the cached answer lives"), ("X-Data-Synced-At" = String, description = "When the data was synced"))),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad filter (`invalid_query`, with the field), `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
@@ -400,27 +336,7 @@ pub async fn list_stocks(
         let rows = stocks::page(&mut tx, &filter, sort, after.as_ref(), limit + 1).await?;
         let at = synced_at(&mut tx).await?;
         tx.commit().await?;
-        let page = Page::from_rows(
-            rows,
-            limit,
-            |r| r.key(),
-            |r| StockLineView {
-                nm_id: r.nm_id,
-                chrt_id: r.chrt_id,
-                vendor_code: r.vendor_code,
-                title: r.title,
-                brand: r.brand,
-                tech_size: r.tech_size,
-                barcodes: r.barcodes,
-                kind: r.kind,
-                warehouse_id: r.warehouse_id,
-                warehouse_name: r.warehouse_name,
-                quantity: r.quantity,
-                in_way_to_client: r.in_way_to_client,
-                in_way_from_client: r.in_way_from_client,
-                updated_at: r.updated_at,
-            },
-        );
+        let page = Page::from_rows(rows, limit, |r| r.key(), |r| r);
         Ok((page, at))
     })
     .await
@@ -439,19 +355,6 @@ fn query_problem(e: axum::extract::rejection::QueryRejection) -> ApiError {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct WarehouseView {
-    pub kind: String,
-    pub warehouse_id: i64,
-    pub name: String,
-    pub region: Option<String>,
-    /// WB's aggregate of its Russian warehouses (id -999999).
-    pub is_aggregate: bool,
-    pub stock_rows: i64,
-    pub quantity: i64,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct ListOf<T> {
     pub items: Vec<T>,
 }
@@ -460,7 +363,7 @@ pub struct ListOf<T> {
     get, path = "/api/v1/warehouses", tag = "stock",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Warehouses with stock totals", body = ListOf<WarehouseView>),
+        (status = 200, description = "Warehouses with stock totals", body = ListOf<warehouses::Warehouse>),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -470,39 +373,16 @@ pub async fn list_warehouses(State(state): State<AppState>, auth: Auth) -> ApiRe
         let rows = warehouses::all(&mut tx).await?;
         let at = synced_at(&mut tx).await?;
         tx.commit().await?;
-        let items = rows
-            .into_iter()
-            .map(|w| WarehouseView {
-                kind: w.kind,
-                warehouse_id: w.warehouse_id,
-                name: w.name,
-                region: w.region,
-                is_aggregate: w.is_aggregate,
-                stock_rows: w.stock_rows,
-                quantity: w.quantity,
-                updated_at: w.updated_at,
-            })
-            .collect();
-        Ok((ListOf { items }, at))
+        Ok((ListOf { items: rows }, at))
     })
     .await
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SizeNameView {
-    pub tech_size: String,
-    /// Products that come in this size.
-    pub products: i64,
-    /// Size variants (chrtIDs) with this size.
-    pub variants: i64,
-    pub quantity: i64,
 }
 
 #[utoipa::path(
     get, path = "/api/v1/sizes", tag = "stock",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The distinct sizes in the catalog, for size filters", body = ListOf<SizeNameView>),
+        (status = 200, description = "The distinct sizes in the catalog, for size filters", body = ListOf<warehouses::SizeName>),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -512,16 +392,7 @@ pub async fn list_sizes(State(state): State<AppState>, auth: Auth) -> ApiResult<
         let rows = warehouses::size_names(&mut tx).await?;
         let at = synced_at(&mut tx).await?;
         tx.commit().await?;
-        let items = rows
-            .into_iter()
-            .map(|s| SizeNameView {
-                tech_size: s.tech_size,
-                products: s.products,
-                variants: s.variants,
-                quantity: s.quantity,
-            })
-            .collect();
-        Ok((ListOf { items }, at))
+        Ok((ListOf { items: rows }, at))
     })
     .await
 }

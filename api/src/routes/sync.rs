@@ -19,62 +19,6 @@ use stock_tracker_shared::tenancy;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// One sync: what it did or why it failed.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SyncRunView {
-    pub id: Uuid,
-    /// `manual` or `schedule`.
-    pub trigger: String,
-    /// `queued`, `running`, `succeeded` or `failed`.
-    pub status: String,
-    pub attempts: i32,
-    pub queued_at: DateTime<Utc>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub duration_ms: Option<i64>,
-    pub products: Option<i32>,
-    pub sizes: Option<i32>,
-    pub warehouses: Option<i32>,
-    pub stock_rows: Option<i32>,
-    /// Stock rows inserted, changed or removed by this run.
-    pub stock_changes: Option<i32>,
-    pub history_rows: Option<i32>,
-    pub wb_requests: i32,
-    /// WB answers that were 429 Too Many Requests.
-    pub wb_rate_limited: i32,
-    /// `stocks_report`, or `warehouse_remains` for base tokens.
-    pub stock_source: Option<String>,
-    /// Stable failure code, e.g. `wb_unauthorized`, `wb_unavailable`, `wb_bad_response`.
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
-}
-
-impl From<SyncRun> for SyncRunView {
-    fn from(r: SyncRun) -> Self {
-        Self {
-            id: r.id,
-            trigger: r.trigger,
-            status: r.status,
-            attempts: r.attempts,
-            queued_at: r.queued_at,
-            started_at: r.started_at,
-            finished_at: r.finished_at,
-            duration_ms: r.duration_ms,
-            products: r.products,
-            sizes: r.sizes,
-            warehouses: r.warehouses,
-            stock_rows: r.stock_rows,
-            stock_changes: r.stock_changes,
-            history_rows: r.history_rows,
-            wb_requests: r.wb_requests,
-            wb_rate_limited: r.wb_rate_limited,
-            stock_source: r.stock_source,
-            error_code: r.error_code,
-            error_message: r.error_message,
-        }
-    }
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SyncStarted {
     pub run_id: Uuid,
@@ -149,7 +93,7 @@ pub async fn start_sync(State(state): State<AppState>, auth: Auth) -> ApiResult<
     security(("bearer" = [])),
     params(PageQuery),
     responses(
-        (status = 200, description = "Runs, newest first", body = Page<SyncRunView>),
+        (status = 200, description = "Runs, newest first", body = Page<SyncRun>),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
     )
@@ -158,7 +102,7 @@ pub async fn list_runs(
     State(state): State<AppState>,
     auth: Auth,
     Query(page): Query<PageQuery>,
-) -> ApiResult<Json<Page<SyncRunView>>> {
+) -> ApiResult<Json<Page<SyncRun>>> {
     let limit = page.limit()?;
     let after: Option<(DateTime<Utc>, Uuid)> = page.after()?;
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
@@ -168,7 +112,7 @@ pub async fn list_runs(
         rows,
         limit,
         |r| (r.queued_at, r.id),
-        SyncRunView::from,
+        |r| r,
     )))
 }
 
@@ -177,7 +121,7 @@ pub async fn list_runs(
     security(("bearer" = [])),
     params(("run_id" = Uuid, Path, description = "The run id from POST /api/v1/sync")),
     responses(
-        (status = 200, description = "The run", body = SyncRunView),
+        (status = 200, description = "The run", body = SyncRun),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such run in this tenant", body = Problem, content_type = "application/problem+json"),
     )
@@ -186,14 +130,14 @@ pub async fn get_run(
     State(state): State<AppState>,
     auth: Auth,
     Path(run_id): Path<String>,
-) -> ApiResult<Json<SyncRunView>> {
+) -> ApiResult<Json<SyncRun>> {
     let id = Uuid::try_parse(&run_id).map_err(|_| ApiError::not_found("sync run"))?;
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
     let run = runs::get(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("sync run"))?;
     tx.commit().await?;
-    Ok(Json(run.into()))
+    Ok(Json(run))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -201,9 +145,9 @@ pub struct SyncStatus {
     pub last_success_at: Option<DateTime<Utc>>,
     pub running: bool,
     /// The queued or running run, if any.
-    pub active_run: Option<SyncRunView>,
+    pub active_run: Option<SyncRun>,
     /// The most recent finished run, successful or not.
-    pub last_run: Option<SyncRunView>,
+    pub last_run: Option<SyncRun>,
     /// When the scheduler will sync next (absent while syncing is stopped).
     pub next_due_at: Option<DateTime<Utc>>,
     /// `active`, `invalid`, or `missing` when no token is stored.
@@ -245,8 +189,8 @@ pub async fn status(State(state): State<AppState>, auth: Auth) -> ApiResult<Json
     Ok(Json(SyncStatus {
         last_success_at,
         running: active.is_some(),
-        active_run: active.map(Into::into),
-        last_run: last_run.map(Into::into),
+        active_run: active,
+        last_run,
         next_due_at,
         credential_status,
     }))

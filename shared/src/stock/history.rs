@@ -2,13 +2,14 @@ use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Change {
     pub recorded_at: DateTime<Utc>,
     pub chrt_id: i64,
     pub kind: String,
     pub warehouse_id: i64,
     pub quantity: i64,
+    /// The quantity before; absent when the row first appeared.
     pub previous: Option<i64>,
 }
 

@@ -2,14 +2,16 @@ use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ProductSummary {
     pub nm_id: i64,
     pub vendor_code: String,
     pub brand: String,
     pub title: String,
     pub subject_name: String,
+    /// Number of sizes.
     pub sizes: i64,
+    /// Total quantity over all warehouses.
     pub quantity: i64,
     pub updated_at: DateTime<Utc>,
 }

@@ -40,7 +40,8 @@ pub struct Key {
     pub warehouse_id: i64,
 }
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+/// One size of one product on one warehouse.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct StockLine {
     pub nm_id: i64,
     pub chrt_id: i64,

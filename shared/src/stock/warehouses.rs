@@ -2,12 +2,13 @@ use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Warehouse {
     pub kind: String,
     pub warehouse_id: i64,
     pub name: String,
     pub region: Option<String>,
+    /// WB's aggregate of its Russian warehouses (id -999999).
     pub is_aggregate: bool,
     pub stock_rows: i64,
     pub quantity: i64,
@@ -28,10 +29,12 @@ pub async fn all(tx: &mut Tx) -> sqlx::Result<Vec<Warehouse>> {
     .await
 }
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct SizeName {
     pub tech_size: String,
+    /// Products that come in this size.
     pub products: i64,
+    /// Size variants (chrtIDs) with this size.
     pub variants: i64,
     pub quantity: i64,
 }

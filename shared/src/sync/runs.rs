@@ -8,10 +8,13 @@ use uuid::Uuid;
 
 pub const ONE_ACTIVE: &str = "sync_runs_one_active";
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+/// One sync: what it did or why it failed.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct SyncRun {
     pub id: Uuid,
+    /// `manual` or `schedule`.
     pub trigger: String,
+    /// `queued`, `running`, `succeeded` or `failed`.
     pub status: String,
     pub attempts: i32,
     pub queued_at: DateTime<Utc>,
@@ -22,11 +25,15 @@ pub struct SyncRun {
     pub sizes: Option<i32>,
     pub warehouses: Option<i32>,
     pub stock_rows: Option<i32>,
+    /// Stock rows inserted, changed or removed by this run.
     pub stock_changes: Option<i32>,
     pub history_rows: Option<i32>,
     pub wb_requests: i32,
+    /// WB answers that were 429 Too Many Requests.
     pub wb_rate_limited: i32,
+    /// `stocks_report`, or `warehouse_remains` for base tokens.
     pub stock_source: Option<String>,
+    /// Stable failure code, e.g. `wb_unauthorized`, `wb_unavailable`, `dead_lettered`.
     pub error_code: Option<String>,
     pub error_message: Option<String>,
 }
