@@ -99,7 +99,7 @@ impl Method {
         }
     }
 
-    /// The path as the spec writes it, placeholders included.
+    /// The path as the spec writes it, with `{…}` parameters left unfilled.
     pub fn path_template(self) -> &'static str {
         match self {
             Method::Ping(_) => "/ping",
