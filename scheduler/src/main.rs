@@ -5,11 +5,14 @@
 use apalis::prelude::*;
 use apalis_cron::{CronScheduler, Tick};
 use chrono::{DateTime, Utc};
+use prometheus_client::registry::Registry;
 use sqlx::PgPool;
 use std::process::ExitCode;
 use std::str::FromStr;
+use std::sync::Arc;
 use stock_tracker_shared::config::{self, CommonConfig, ConfigError, Env};
 use stock_tracker_shared::jobs::{housekeeping, schedule};
+use stock_tracker_shared::metrics::TickMetrics;
 use stock_tracker_shared::{service, telemetry};
 
 const SERVICE: &str = "stock-tracker-scheduler";
@@ -23,6 +26,8 @@ struct Retention {
 struct SchedulerConfig {
     common: CommonConfig,
     retention: Retention,
+    /// Where Prometheus scrapes the scheduler.
+    metrics_bind: std::net::SocketAddr,
     /// When ticks fire; cron syntax with a seconds field first.
     cron: cron::Schedule,
 }
@@ -46,6 +51,10 @@ impl SchedulerConfig {
             ));
         }
         Ok(Self {
+            metrics_bind: env.parse_or(
+                "SCHEDULER_METRICS_BIND",
+                std::net::SocketAddr::from(([127, 0, 0, 1], 9102)),
+            )?,
             retention,
             common: CommonConfig::from_env(env)?,
             cron,
@@ -57,6 +66,7 @@ async fn on_tick(
     tick: Tick,
     db: Data<PgPool>,
     retention: Data<Retention>,
+    metrics: Data<TickMetrics>,
 ) -> Result<(), BoxDynError> {
     let now = DateTime::from_timestamp(tick.get_timestamp() as i64, 0).unwrap_or_else(Utc::now);
     // Housekeeping is idempotent and cheap on its indexes, so every tick may do it; a
@@ -71,12 +81,18 @@ async fn on_tick(
         Ok((runs, history)) => tracing::info!(runs, history, "purged old sync runs and history"),
         Err(e) => tracing::warn!(error = %e, "retention clean-up failed"),
     }
-    match schedule::tick(&db, now).await {
+    let started = std::time::Instant::now();
+    let result = schedule::tick(&db, now).await;
+    metrics.duration.observe(started.elapsed().as_secs_f64());
+    match result {
         Ok(outcome) => {
+            metrics.tick(if outcome.skipped { "skipped" } else { "ok" });
+            metrics.queued.inc_by(outcome.queued as u64);
             tracing::info!(queued = outcome.queued, skipped = outcome.skipped, %now, "scheduler tick");
             Ok(())
         }
         Err(e) => {
+            metrics.tick("error");
             tracing::error!(error = %e, %now, "scheduler tick failed; the next tick retries");
             Err(e.into())
         }
@@ -98,6 +114,15 @@ async fn main() -> ExitCode {
         },
         () = shutdown.clone().wait() => return ExitCode::SUCCESS,
     };
+    let mut registry = Registry::with_prefix("stock_tracker");
+    let metrics = TickMetrics::register(&mut registry);
+    let bind = config.metrics_bind;
+    let registry = Arc::new(registry);
+    tokio::spawn(async move {
+        if let Err(e) = stock_tracker_shared::metrics::serve(bind, registry).await {
+            tracing::error!(error = %e, %bind, "metrics endpoint failed");
+        }
+    });
     let name = format!(
         "scheduler-{}-{}",
         std::process::id(),
@@ -107,6 +132,7 @@ async fn main() -> ExitCode {
         .backend(CronScheduler::new(config.cron))
         .data(connections.db.clone())
         .data(config.retention)
+        .data(metrics)
         .build(on_tick);
     tracing::info!(service = SERVICE, "scheduler ready");
     let result = worker

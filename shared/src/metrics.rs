@@ -74,6 +74,49 @@ impl SyncMetrics {
     }
 }
 
+/// Scheduler tick metrics.
+#[derive(Clone)]
+pub struct TickMetrics {
+    pub ticks: Family<StatusLabels, Counter>,
+    pub queued: Counter,
+    pub duration: Histogram,
+}
+
+impl TickMetrics {
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = Self {
+            ticks: Family::default(),
+            queued: Counter::default(),
+            // 1 ms to ~16 s.
+            duration: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
+        };
+        registry.register(
+            "scheduler_ticks",
+            "Scheduler ticks by result (ok, skipped: another replica ticked, error)",
+            m.ticks.clone(),
+        );
+        registry.register(
+            "scheduler_queued_syncs",
+            "Syncs queued by the scheduler",
+            m.queued.clone(),
+        );
+        registry.register(
+            "scheduler_tick_duration_seconds",
+            "Time one tick takes to decide and queue the due syncs",
+            m.duration.clone(),
+        );
+        m
+    }
+
+    pub fn tick(&self, status: &str) {
+        self.ticks
+            .get_or_create(&StatusLabels {
+                status: status.to_string(),
+            })
+            .inc();
+    }
+}
+
 /// Serves `GET /metrics` (any path, in fact) as OpenMetrics text. Deliberately tiny: the
 /// background binaries have no HTTP router, and Prometheus needs nothing more.
 pub async fn serve(bind: SocketAddr, registry: Arc<Registry>) -> std::io::Result<()> {

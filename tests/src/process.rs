@@ -145,5 +145,6 @@ pub fn base_env(db: &crate::TestDb) -> Vec<(&'static str, String)> {
         ),
         ("LOG_FORMAT", "json".to_string()),
         ("WORKER_METRICS_BIND", "127.0.0.1:0".to_string()),
+        ("SCHEDULER_METRICS_BIND", "127.0.0.1:0".to_string()),
     ]
 }
