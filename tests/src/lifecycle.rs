@@ -56,3 +56,31 @@ pub async fn waits_for_redis_and_stops_on_sigterm_while_waiting(exe: &str, ready
         p.seen
     );
 }
+
+/// The four start-up and shutdown tests, for a binary's own `tests/` (where
+/// `CARGO_BIN_EXE_*` names it): `lifecycle_tests!(env!("CARGO_BIN_EXE_x"), "x ready");`
+#[macro_export]
+macro_rules! lifecycle_tests {
+    ($exe:expr, $ready:expr) => {
+        #[tokio::test]
+        async fn exits_2_naming_a_missing_variable() {
+            $crate::lifecycle::exits_2_naming_a_missing_variable($exe).await;
+        }
+
+        #[tokio::test]
+        async fn refuses_a_role_that_bypasses_rls() {
+            $crate::lifecycle::refuses_a_role_that_bypasses_rls($exe).await;
+        }
+
+        #[tokio::test]
+        async fn starts_and_stops_cleanly_on_sigterm() {
+            $crate::lifecycle::starts_and_stops_cleanly_on_sigterm($exe, $ready).await;
+        }
+
+        #[tokio::test]
+        async fn waits_for_redis_and_stops_on_sigterm_while_waiting() {
+            $crate::lifecycle::waits_for_redis_and_stops_on_sigterm_while_waiting($exe, $ready)
+                .await;
+        }
+    };
+}
