@@ -5,6 +5,7 @@
 //! query goes through, `telemetry` sets up logs, Sentry and shutdown signals.
 
 pub mod accounts;
+pub mod billing;
 pub mod cache;
 pub mod config;
 pub mod credentials;

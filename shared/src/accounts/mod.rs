@@ -3,6 +3,7 @@
 //! Every function takes a transaction opened by [`crate::tenancy::begin`], so row-level
 //! security decides what it can see; none of them filters by tenant in SQL alone.
 
+pub mod api_keys;
 pub mod invitations;
 pub mod memberships;
 pub mod sessions;

@@ -1,0 +1,206 @@
+//! Each tenant's subscription row: reading what it entitles, and copying Stripe's view of
+//! the subscription into it.
+
+use super::plans::{Limits, Plan};
+use super::stripe::Subscription as StripeSubscription;
+use crate::tenancy::Tx;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::str::FromStr;
+
+/// What the subscription allows right now (decided by SQL `subscription_access`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    /// Trialing or paid: the plan's limits.
+    Full,
+    /// Payment failed less than 7 days ago: the plan's limits while the seller fixes it.
+    Grace,
+    /// Data kept and readable; no syncs, no writes.
+    ReadOnly,
+}
+
+impl Access {
+    pub fn can_sync(self) -> bool {
+        self != Access::ReadOnly
+    }
+}
+
+impl FromStr for Access {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "full" => Ok(Access::Full),
+            "grace" => Ok(Access::Grace),
+            "read_only" => Ok(Access::ReadOnly),
+            other => Err(format!("unknown access {other:?}")),
+        }
+    }
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+struct Row {
+    plan: String,
+    billed_plan: String,
+    status: String,
+    access: String,
+    trial_ends_at: Option<DateTime<Utc>>,
+    current_period_start: Option<DateTime<Utc>>,
+    current_period_end: Option<DateTime<Utc>>,
+    cancel_at_period_end: bool,
+    past_due_since: Option<DateTime<Utc>>,
+    stripe_customer_id: Option<String>,
+    stripe_subscription_id: Option<String>,
+    downgrade_from: Option<String>,
+    downgrade_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+/// A tenant's subscription as the product sees it.
+#[derive(Clone, Debug)]
+pub struct TenantSubscription {
+    /// The plan whose limits apply now.
+    pub plan: Plan,
+    /// The plan Stripe bills (differs from `plan` while a downgrade waits for period end).
+    pub billed_plan: Plan,
+    pub status: String,
+    pub access: Access,
+    pub trial_ends_at: Option<DateTime<Utc>>,
+    pub current_period_start: Option<DateTime<Utc>>,
+    pub current_period_end: Option<DateTime<Utc>>,
+    pub cancel_at_period_end: bool,
+    pub past_due_since: Option<DateTime<Utc>>,
+    pub stripe_customer_id: Option<String>,
+    pub stripe_subscription_id: Option<String>,
+    pub downgrade_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TenantSubscription {
+    pub fn limits(&self) -> Limits {
+        self.plan.limits()
+    }
+
+    /// The billing period API calls are counted in: Stripe's current period, or for a
+    /// card-less trial the trial itself.
+    pub fn period(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        match (self.current_period_start, self.current_period_end) {
+            (Some(start), Some(end)) => (start, end),
+            _ => (
+                self.created_at,
+                self.trial_ends_at
+                    .unwrap_or(self.created_at + chrono::Duration::days(30)),
+            ),
+        }
+    }
+
+    /// Whether the tenant has a Stripe subscription that still runs (not ended).
+    pub fn has_live_stripe_subscription(&self) -> bool {
+        self.stripe_subscription_id.is_some() && !is_terminal(&self.status)
+    }
+
+    fn from_row(r: Row) -> sqlx::Result<Self> {
+        let decode = |e: String| sqlx::Error::Decode(e.into());
+        Ok(Self {
+            plan: r.plan.parse().map_err(decode)?,
+            billed_plan: r.billed_plan.parse().map_err(decode)?,
+            access: r.access.parse().map_err(decode)?,
+            status: r.status,
+            trial_ends_at: r.trial_ends_at,
+            current_period_start: r.current_period_start,
+            current_period_end: r.current_period_end,
+            cancel_at_period_end: r.cancel_at_period_end,
+            past_due_since: r.past_due_since,
+            stripe_customer_id: r.stripe_customer_id,
+            stripe_subscription_id: r.stripe_subscription_id,
+            downgrade_at: r.downgrade_from.and(r.downgrade_at),
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// Statuses after which a Stripe subscription never becomes active again.
+pub fn is_terminal(status: &str) -> bool {
+    matches!(status, "canceled" | "incomplete_expired")
+}
+
+const SELECT: &str = "select subscription_plan(plan, downgrade_from, downgrade_at, now()) as plan,
+        plan as billed_plan, status,
+        subscription_access(status, trial_ends_at, past_due_since, now()) as access,
+        trial_ends_at, current_period_start, current_period_end, cancel_at_period_end,
+        past_due_since, stripe_customer_id, stripe_subscription_id, downgrade_from,
+        downgrade_at, created_at
+   from subscriptions";
+
+/// The scope's tenant's subscription.
+pub async fn current(tx: &mut Tx) -> sqlx::Result<TenantSubscription> {
+    let row: Row = sqlx::query_as(SELECT).fetch_one(&mut **tx).await?;
+    TenantSubscription::from_row(row)
+}
+
+/// The same, locking the row until the transaction ends: every change to a tenant's
+/// subscription goes through this, so concurrent webhooks apply one after another and the
+/// last to commit wrote the newest state it read from Stripe.
+pub async fn lock(tx: &mut Tx) -> sqlx::Result<TenantSubscription> {
+    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} for update")))
+        .fetch_one(&mut **tx)
+        .await?;
+    TenantSubscription::from_row(row)
+}
+
+pub async fn set_customer(tx: &mut Tx, customer: &str) -> sqlx::Result<()> {
+    sqlx::query("update subscriptions set stripe_customer_id = $1, updated_at = now()")
+        .bind(customer)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Keeps `from`'s limits until `at` although the lower plan is billed from then on.
+pub async fn schedule_downgrade(tx: &mut Tx, from: Plan, at: DateTime<Utc>) -> sqlx::Result<()> {
+    sqlx::query("update subscriptions set downgrade_from = $1, downgrade_at = $2, updated_at = now()")
+        .bind(from.as_str())
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Copies Stripe's subscription into the (locked) row. `plan` is the plan its price sells,
+/// or None for a price that is not ours (the plan then stays as it was). A pending
+/// downgrade is dropped once the billed plan is at least the one it protects.
+pub async fn apply(
+    tx: &mut Tx,
+    before: &TenantSubscription,
+    sub: &StripeSubscription,
+    plan: Option<Plan>,
+) -> sqlx::Result<()> {
+    let (period_start, period_end) = sub.period();
+    let new_plan = plan.unwrap_or(before.billed_plan);
+    let keep_downgrade = before.downgrade_at.is_some() && new_plan < before.plan;
+    sqlx::query(
+        "update subscriptions set
+            status = $1, plan = $2, stripe_subscription_id = $3, stripe_price_id = $4,
+            stripe_customer_id = coalesce(stripe_customer_id, $5),
+            trial_ends_at = coalesce($6, trial_ends_at),
+            current_period_start = $7, current_period_end = $8, cancel_at_period_end = $9,
+            past_due_since = case when $1 = 'past_due' then coalesce(past_due_since, now()) end,
+            downgrade_from = case when $10 then downgrade_from end,
+            downgrade_at = case when $10 then downgrade_at end,
+            updated_at = now()",
+    )
+    .bind(&sub.status)
+    .bind(new_plan.as_str())
+    .bind(&sub.id)
+    .bind(sub.price_id())
+    .bind(&sub.customer)
+    .bind(sub.trial_end())
+    .bind(period_start)
+    .bind(period_end)
+    .bind(sub.cancel_at_period_end)
+    .bind(keep_downgrade)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

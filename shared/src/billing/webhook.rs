@@ -1,0 +1,200 @@
+//! Stripe's webhooks: signature check on the raw body, then each event processed once,
+//! its id recorded in the same transaction as its effects.
+
+use super::refresh::{self, BillingError, Refreshed};
+use super::stripe::StripeApi;
+use crate::Secret;
+use crate::ids::TenantId;
+use crate::tenancy::{self, Scope};
+use serde::Deserialize;
+use sqlx::PgPool;
+use stripe_webhook::{Webhook, WebhookError};
+
+/// The events we act on. Anything else is acknowledged and recorded as ignored.
+pub const HANDLED: [&str; 7] = [
+    "checkout.session.completed",
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "customer.subscription.trial_will_end",
+    "invoice.paid",
+    "invoice.payment_failed",
+];
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    #[error("the Stripe-Signature header is missing or malformed")]
+    BadHeader,
+    #[error("no webhook secret signed this body")]
+    BadSignature,
+    #[error("the signature's timestamp is more than 300 seconds away")]
+    StaleTimestamp,
+    #[error("the body is not a Stripe event")]
+    BadPayload,
+}
+
+/// A verified event: what processing needs of it.
+#[derive(Debug, Deserialize)]
+pub struct Event {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    data: EventData,
+}
+
+#[derive(Debug, Deserialize)]
+struct EventData {
+    object: EventObject,
+}
+
+/// The fields of a subscription, checkout session or invoice that lead to a tenant and a
+/// subscription.
+#[derive(Debug, Deserialize)]
+struct EventObject {
+    object: String,
+    id: String,
+    customer: Option<String>,
+    subscription: Option<String>,
+    parent: Option<InvoiceParent>,
+}
+
+#[derive(Debug, Deserialize)]
+struct InvoiceParent {
+    subscription_details: Option<SubscriptionDetails>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SubscriptionDetails {
+    subscription: Option<String>,
+}
+
+impl Event {
+    fn customer(&self) -> Option<&str> {
+        self.data.object.customer.as_deref()
+    }
+
+    /// The subscription the event is about.
+    fn subscription(&self) -> Option<&str> {
+        let o = &self.data.object;
+        match o.object.as_str() {
+            "subscription" => Some(o.id.as_str()),
+            // Invoices name it under parent since API version 2025-03-31, directly before.
+            _ => o.subscription.as_deref().or_else(|| {
+                o.parent
+                    .as_ref()
+                    .and_then(|p| p.subscription_details.as_ref())
+                    .and_then(|d| d.subscription.as_deref())
+            }),
+        }
+    }
+}
+
+/// Checks the signature against every configured secret (several during a rotation) and
+/// the timestamp against a 300-second tolerance, on the body exactly as received.
+pub fn verify(body: &[u8], signature: &str, secrets: &[Secret<String>]) -> Result<Event, Rejected> {
+    let payload = std::str::from_utf8(body).map_err(|_| Rejected::BadPayload)?;
+    let mut outcome = Err(Rejected::BadSignature);
+    for secret in secrets {
+        match Webhook::construct_event(payload, signature, secret.expose()) {
+            Ok(_) => {
+                outcome = Ok(());
+                break;
+            }
+            Err(WebhookError::BadSignature) => continue,
+            Err(WebhookError::BadTimestamp(_)) => return Err(Rejected::StaleTimestamp),
+            Err(WebhookError::BadHeader(_)) => return Err(Rejected::BadHeader),
+            Err(WebhookError::BadParse(_)) => return Err(Rejected::BadPayload),
+            Err(WebhookError::BadKey) => continue,
+        }
+    }
+    outcome?;
+    serde_json::from_str(payload).map_err(|_| Rejected::BadPayload)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Processed,
+    /// Delivered before: nothing done again.
+    Duplicate,
+    /// Not an event we act on, or about a customer that is not ours.
+    Ignored,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Processed => "processed",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Ignored => "ignored",
+        }
+    }
+}
+
+/// Applies a verified event. An error means nothing was recorded: Stripe retries later.
+pub async fn process(db: &PgPool, stripe: &StripeApi, event: &Event) -> Result<Outcome, BillingError> {
+    let tenant = match event.customer() {
+        Some(customer) if HANDLED.contains(&event.kind.as_str()) => {
+            sqlx::query_scalar::<_, Option<TenantId>>("select billing_tenant_for_customer($1)")
+                .bind(customer)
+                .fetch_one(db)
+                .await?
+        }
+        _ => None,
+    };
+    let Some(tenant) = tenant else {
+        return record_only(db, event, Outcome::Ignored).await;
+    };
+    let mut tx = tenancy::begin(db, Scope::tenant(tenant)).await?;
+    // A second delivery waits here for the first to commit, then finds its id taken.
+    if !record(&mut tx, event, Outcome::Processed).await? {
+        return Ok(Outcome::Duplicate);
+    }
+    if refresh::refresh(&mut tx, stripe, event.subscription()).await? == Refreshed::Ignored {
+        tracing::info!(event = %event.id, "event about an ended subscription the tenant no longer follows");
+    }
+    if let Some(kind) = tenant_event_kind(&event.kind) {
+        sqlx::query(
+            "insert into tenant_events (id, tenant_id, kind, dedupe_key, payload)
+             values ($1, $2, $3, $4, jsonb_build_object('stripe_event', $4::text))
+             on conflict do nothing",
+        )
+        .bind(uuid::Uuid::now_v7())
+        .bind(tenant)
+        .bind(kind)
+        .bind(&event.id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Outcome::Processed)
+}
+
+/// Events the seller is told about (delivered by the notifications work).
+fn tenant_event_kind(stripe_type: &str) -> Option<&'static str> {
+    match stripe_type {
+        "customer.subscription.trial_will_end" => Some("trial_will_end"),
+        "invoice.payment_failed" => Some("payment_failed"),
+        "customer.subscription.deleted" => Some("subscription_ended"),
+        _ => None,
+    }
+}
+
+async fn record(tx: &mut tenancy::Tx, event: &Event, outcome: Outcome) -> sqlx::Result<bool> {
+    let inserted = sqlx::query(
+        "insert into stripe_events (id, type, outcome) values ($1, $2, $3)
+         on conflict (id) do nothing",
+    )
+    .bind(&event.id)
+    .bind(&event.kind)
+    .bind(outcome.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+async fn record_only(db: &PgPool, event: &Event, outcome: Outcome) -> Result<Outcome, BillingError> {
+    let mut tx = tenancy::begin(db, Scope::default()).await?;
+    let fresh = record(&mut tx, event, outcome).await?;
+    tx.commit().await?;
+    Ok(if fresh { outcome } else { Outcome::Duplicate })
+}
