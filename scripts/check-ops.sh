@@ -214,7 +214,17 @@ live_run() {
   WB_SANDBOX_BIND="127.0.0.1:$(free_port)"
   export API_BIND WORKER_METRICS_BIND SCHEDULER_METRICS_BIND WB_SANDBOX_BIND
   export WB_BASE_URL="http://$WB_SANDBOX_BIND" WB_SANDBOX=true
-  export WB_SANDBOX_RATE_SCALE=0 WB_RATE_LIMIT_SCALE=0 WB_SANDBOX_DRAIN_SECS=0
+  # The sandbox enforces WB's real limits and our own budget is off, so that a burst of
+  # token checks below draws a 429 (a metric family appears only once it has a sample).
+  export WB_SANDBOX_RATE_SCALE=1 WB_RATE_LIMIT_SCALE=0 WB_SANDBOX_DRAIN_SECS=0
+  # Stripe configured with made-up values (nothing calls Stripe here), so that the webhook
+  # endpoint verifies, and counts, what it is sent.
+  export STRIPE_SECRET_KEY="${STRIPE_SECRET_KEY:-sk_test_opscheck}"
+  export STRIPE_WEBHOOK_SECRETS="${STRIPE_WEBHOOK_SECRETS:-whsec_opscheck}"
+  export STRIPE_API_BASE="${STRIPE_API_BASE:-http://127.0.0.1:9/}"
+  export STRIPE_PRICE_STARTER="${STRIPE_PRICE_STARTER:-price_opscheck_starter}"
+  export STRIPE_PRICE_PRO="${STRIPE_PRICE_PRO:-price_opscheck_pro}"
+  export STRIPE_PRICE_ENTERPRISE="${STRIPE_PRICE_ENTERPRISE:-price_opscheck_enterprise}"
   export PUBLIC_BASE_URL="http://$API_BIND" LOG_FORMAT=json
   export SCHEDULER_CRON="* * * * * *"
   "$BIN/stock-tracker-api" migrate >"$WORK/logs/migrate.log" 2>&1 || live_fail "migrate failed" || return 1
@@ -249,6 +259,21 @@ live_run() {
   # A read twice (a cache miss, then a hit), so the cache counters have samples too.
   curl -fsS -o /dev/null "$api/api/v1/stocks?limit=5" -H "authorization: Bearer $token"
   curl -fsS -o /dev/null "$api/api/v1/stocks?limit=5" -H "authorization: Bearer $token"
+  # A Stripe event with a bad signature (rejected) to every webhook path the API documents.
+  local path
+  for path in $(curl -fsS "$api/openapi.json" | python3 -c 'import json, sys
+for p in json.load(sys.stdin).get("paths", {}):
+    if "webhook" in p and "{" not in p: print(p)'); do
+    echo "  POST $path (a Stripe event with a bad signature): $(curl -sS -o /dev/null -w '%{http_code}' \
+      -X POST "$api$path" -H 'content-type: application/json' -H 'stripe-signature: t=1,v1=00' \
+      -d '{"id":"evt_opscheck","type":"invoice.paid"}')"
+  done
+  # Token checks in a burst, past WB's /ping limit (3 per 30 s): the sandbox answers 429.
+  for i in 1 2 3 4 5; do
+    curl -s -o /dev/null --max-time 2 -X PUT "$api/api/v1/wb/credentials" -H "authorization: Bearer $token" \
+      -H 'content-type: application/json' -d "{\"token\":\"$wb\"}" || true
+    curl -fsS "$api/metrics" | grep -q '^stock_tracker_wb_rate_limited_total' && break
+  done
   sleep 1.5 # a scheduler tick
   curl -fsS "$api/metrics" >"$WORK/metrics/api.txt" || live_fail "no api /metrics" || return 1
   curl -fsS "http://$WORKER_METRICS_BIND/metrics" >"$WORK/metrics/worker.txt" || live_fail "no worker /metrics" || return 1

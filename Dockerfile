@@ -1,0 +1,82 @@
+# syntax=docker/dockerfile:1.7
+#
+# Stock Tracker: one image with stock-tracker-api, stock-tracker-worker,
+# stock-tracker-scheduler and wb-sandbox. The command picks the binary (docker-compose.yml);
+# the default is the api.
+#
+#   docker build -t stock-tracker .
+#   docker run --env-file .env stock-tracker                          # the api
+#   docker run --env-file .env stock-tracker stock-tracker-api migrate
+#
+# Dependencies are compiled in their own layer (cargo-chef), so a change to our code rebuilds
+# only our crates. Nothing connects to a database while building: sqlx's query macros (used by
+# apalis-postgres) read the offline query data shipped with the crate (SQLX_OFFLINE=true, also
+# set in .cargo/config.toml), and our own code uses no query macros.
+
+ARG RUST_VERSION=1.95
+ARG DEBIAN_RELEASE=bookworm
+
+# ---------------------------------------------------------------- toolchain + cargo-chef
+FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS chef
+ARG CARGO_CHEF_VERSION=0.1.78
+RUN cargo install cargo-chef --locked --version "${CARGO_CHEF_VERSION}" \
+    && rm -rf "${CARGO_HOME}/registry"
+WORKDIR /src
+
+# ---------------------------------------------------------------- the dependency recipe
+FROM chef AS planner
+COPY . .
+RUN cargo chef prepare --recipe-path recipe.json
+
+# ---------------------------------------------------------------- build
+FROM chef AS builder
+ENV SQLX_OFFLINE=true \
+    CARGO_TERM_COLOR=never \
+    CARGO_INCREMENTAL=0
+ARG PACKAGES="-p stock-tracker-api -p stock-tracker-worker -p stock-tracker-scheduler -p wb-sandbox"
+COPY --from=planner /src/recipe.json recipe.json
+# Dependencies only: this layer is reused until Cargo.toml or Cargo.lock change.
+# shellcheck disable=SC2086
+RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
+    cargo chef cook --release --locked --recipe-path recipe.json ${PACKAGES}
+COPY . .
+# shellcheck disable=SC2086
+RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
+    cargo build --release --locked --bins ${PACKAGES} \
+    && mkdir -p /out \
+    && cp target/release/stock-tracker-api target/release/stock-tracker-worker \
+          target/release/stock-tracker-scheduler target/release/wb-sandbox /out/
+
+# ---------------------------------------------------------------- runtime
+FROM debian:${DEBIAN_RELEASE}-slim AS runtime
+# ca-certificates: TLS to Wildberries, Stripe and Sentry. curl: the health checks.
+# tini: PID 1 that forwards SIGTERM, so the binaries drain and exit 0.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates curl tini \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 stock-tracker \
+    && useradd --system --uid 10001 --gid stock-tracker --no-create-home \
+         --home-dir /nonexistent --shell /usr/sbin/nologin stock-tracker
+COPY --from=builder /out/ /usr/local/bin/
+
+ARG VERSION=dev
+LABEL org.opencontainers.image.title="stock-tracker" \
+      org.opencontainers.image.description="Stock Tracker: api, worker, scheduler and wb-sandbox" \
+      org.opencontainers.image.version="${VERSION}"
+# Containers listen on every interface; the compose network keeps them private.
+ENV API_BIND=0.0.0.0:8000 \
+    WORKER_METRICS_BIND=0.0.0.0:9101 \
+    SCHEDULER_METRICS_BIND=0.0.0.0:9102 \
+    WB_SANDBOX_BIND=0.0.0.0:8081 \
+    LOG_FORMAT=json \
+    SENTRY_RELEASE=${VERSION}
+
+USER 10001:10001
+EXPOSE 8000 9101 9102
+# For the default command, the api. docker-compose.yml gives the worker, the scheduler and the
+# sandbox checks of their own.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+    CMD curl -fsS -o /dev/null http://127.0.0.1:8000/health/live || exit 1
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["stock-tracker-api"]
