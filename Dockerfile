@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1.7
-#
 # Stock Tracker: one image with stock-tracker-api, stock-tracker-worker,
 # stock-tracker-scheduler and wb-sandbox. The command picks the binary (docker-compose.yml);
 # the default is the api.
@@ -35,14 +33,10 @@ ENV SQLX_OFFLINE=true \
     CARGO_INCREMENTAL=0
 ARG PACKAGES="-p stock-tracker-api -p stock-tracker-worker -p stock-tracker-scheduler -p wb-sandbox"
 COPY --from=planner /src/recipe.json recipe.json
-# Dependencies only: this layer is reused until Cargo.toml or Cargo.lock change.
-# shellcheck disable=SC2086
-RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
-    cargo chef cook --release --locked --recipe-path recipe.json ${PACKAGES}
+# Dependencies only: this layer is reused until a manifest or Cargo.lock changes.
+RUN cargo chef cook --release --locked --recipe-path recipe.json ${PACKAGES}
 COPY . .
-# shellcheck disable=SC2086
-RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
-    cargo build --release --locked --bins ${PACKAGES} \
+RUN cargo build --release --locked --bins ${PACKAGES} \
     && mkdir -p /out \
     && cp target/release/stock-tracker-api target/release/stock-tracker-worker \
           target/release/stock-tracker-scheduler target/release/wb-sandbox /out/

@@ -2,8 +2,9 @@
 # Dumps the Stock Tracker database with pg_dump (custom format, compressed) into BACKUP_DIR
 # and keeps only the newest BACKUP_KEEP dumps.
 #
-#   BACKUP_DATABASE_URL  database to dump (default: DATABASE_OWNER_URL; the owner role sees
-#                        every row: it owns the tables and has BYPASSRLS)
+#   BACKUP_DATABASE_URL  database to dump, as a URL or a libpq conninfo ("dbname=x"; PGHOST,
+#                        PGUSER, PGPASSWORD apply) (default: DATABASE_OWNER_URL; the owner
+#                        role sees every row: it owns the tables and has BYPASSRLS)
 #   BACKUP_DIR           where dumps go (default /var/backups/stock-tracker)
 #   BACKUP_KEEP          how many dumps to keep, newest first (default 14)
 #   BACKUP_COMPRESS      pg_dump compression level 0-9 (default 6)

