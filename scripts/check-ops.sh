@@ -4,7 +4,10 @@
 #   prometheus   promtool check config + check rules + test rules (Debian's prometheus)
 #   nginx        nginx -t on nginx/nginx.conf, with a throwaway certificate (Debian's nginx)
 #   workflows    actionlint on .github/workflows, shellcheck on the scripts they and we run
-#   compose      docker-compose.yml against the Compose Specification schema
+#   compose      docker-compose.yml against the Compose Specification schema (check-jsonschema's
+#                pinned copy); every variable it reads is documented in .env.example
+#   dockerfile   the Dockerfile parses (BuildKit's parser), stages and binaries fit the
+#                workspace, the .dockerignore'd build context loads it (cargo metadata --locked)
 #   dashboards   every Grafana dashboard and provisioning file parses
 #   metrics      every metric a dashboard or an alert rule uses is exported by the binaries,
 #                read from their live /metrics (api, worker, scheduler run on the WB sandbox)
@@ -23,7 +26,7 @@ cd "$ROOT"
 # shellcheck source=scripts/lib/ops-tools.sh
 . "$HERE/lib/ops-tools.sh"
 
-ALL_STEPS=(prometheus nginx workflows compose dashboards metrics backup)
+ALL_STEPS=(prometheus nginx workflows compose dockerfile dashboards metrics backup)
 STEPS=("$@")
 [ ${#STEPS[@]} -gt 0 ] || STEPS=("${ALL_STEPS[@]}")
 for s in "${STEPS[@]}"; do
@@ -122,6 +125,10 @@ check_compose() {
   fi
   # Every variable the compose file reads is documented in .env.example.
   "$OPS_PYTHON" scripts/ops/compose_env_check.py docker-compose.yml .env.example
+}
+
+check_dockerfile() {
+  "$OPS_PYTHON" scripts/ops/dockerfile_check.py "$ROOT" "$WORK/docker-context"
 }
 
 check_dashboards() {

