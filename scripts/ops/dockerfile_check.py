@@ -131,12 +131,25 @@ def main() -> int:
 
     # The build context .dockerignore leaves, and whether cargo can load the workspace from it.
     patterns = dockerignore_patterns(root / ".dockerignore")
-    tracked = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=root,
-                             check=True, capture_output=True, text=True).stdout.split("\n")
+    # Docker sends the directory, not what git tracks: walk it, pruning excluded folders
+    # that no "!" pattern reaches into (target/ would take long).
+    reincluded = [rx.pattern for neg, rx in patterns if neg]
+    files = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        rel_dir = "" if rel_dir == "." else rel_dir + "/"
+        keep = []
+        for d in dirnames:
+            rel = rel_dir + d
+            if d == ".git" or (excluded(rel, patterns) and not any(p.startswith(re.escape(rel)) for p in reincluded)):
+                continue
+            keep.append(d)
+        dirnames[:] = keep
+        files.extend(rel_dir + f for f in filenames)
     if copy_dir.exists():
         shutil.rmtree(copy_dir)
     count = 0
-    for rel in filter(None, tracked):
+    for rel in files:
         if excluded(rel, patterns) or not (root / rel).is_file():
             continue
         dest = copy_dir / rel
