@@ -113,7 +113,7 @@ create table periodic_runs (
 -- A sync keeps at most the plan's product count and says so in its run.
 alter table sync_runs
     add column product_limit integer,
-    add column products_skipped integer not null default 0;
+    add column product_limit_reached boolean not null default false;
 
 -- The tenant's own interval becomes a preference: null means as often as the plan allows,
 -- and the plan's interval is the floor either way.

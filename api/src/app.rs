@@ -1,9 +1,11 @@
 //! The router: every route, its OpenAPI entry, and the layers all requests pass through.
 
 use crate::error::ApiError;
-use crate::http::{metrics, request_id};
+use crate::http::{metrics, quota, request_id};
 use crate::openapi::ApiDoc;
-use crate::routes::{auth, credentials, health, me, members, stock, sync, tenant};
+use crate::routes::{
+    api_keys, auth, billing, credentials, health, me, members, stock, sync, tenant,
+};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -44,6 +46,16 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(stock::list_stocks))
         .routes(routes!(stock::list_warehouses))
         .routes(routes!(stock::list_sizes))
+        .routes(routes!(billing::plans))
+        .routes(routes!(billing::subscription))
+        .routes(routes!(billing::checkout_session))
+        .routes(routes!(billing::portal_session))
+        .routes(routes!(billing::change_plan))
+        .routes(routes!(billing::cancel))
+        .routes(routes!(billing::usage))
+        .routes(routes!(billing::webhook))
+        .routes(routes!(api_keys::create, api_keys::list))
+        .routes(routes!(api_keys::revoke))
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(health::metrics))
@@ -62,7 +74,8 @@ pub fn router(state: AppState) -> Router {
                     state.http_metrics.clone(),
                     metrics::middleware,
                 ))
-                .layer(DefaultBodyLimit::max(state.config.body_limit_bytes)),
+                .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
+                .layer(axum::middleware::from_fn(quota::middleware)),
         )
         .with_state(state)
 }

@@ -4,6 +4,7 @@ use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::time::Duration;
 use stock_tracker_shared::Secret;
+use stock_tracker_shared::billing::BillingConfig;
 use stock_tracker_shared::config::{CommonConfig, ConfigError, Env};
 use stock_tracker_shared::wb::WbConfig;
 
@@ -31,6 +32,7 @@ pub struct ApiConfig {
     /// Concurrent Argon2 hashes; each takes ~19 MiB and a core for tens of milliseconds.
     pub password_hash_concurrency: usize,
     pub shutdown_grace: Duration,
+    pub billing: BillingConfig,
 }
 
 fn seconds(env: &Env, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
@@ -94,6 +96,7 @@ impl ApiConfig {
             login_max_delay: seconds(env, "LOGIN_MAX_DELAY_SECS", 300)?,
             password_hash_concurrency: env.parse_or("PASSWORD_HASH_CONCURRENCY", 4)?,
             shutdown_grace: seconds(env, "SHUTDOWN_GRACE_SECS", 25)?,
+            billing: BillingConfig::from_env(env, &public_base_url)?,
             wb: WbConfig::from_env(env)?,
             cache_ttl: seconds(env, "CACHE_TTL_SECS", 300)?,
             common,

@@ -3,11 +3,14 @@ use crate::auth::password::Passwords;
 use crate::auth::role_cache::RoleCache;
 use crate::auth::throttle::LoginThrottle;
 use crate::config::ApiConfig;
+use crate::http::app_metrics::AppMetrics;
 use crate::http::client_ip::ClientIpResolver;
 use crate::http::metrics::HttpMetrics;
 use prometheus_client::registry::Registry;
 use sqlx::PgPool;
 use std::sync::Arc;
+use stock_tracker_shared::billing::stripe::StripeApi;
+use stock_tracker_shared::billing::usage::UsageCounter;
 use stock_tracker_shared::cache::TenantCache;
 use stock_tracker_shared::kv::{self, Redis};
 use stock_tracker_shared::tenancy::pool;
@@ -30,6 +33,10 @@ pub struct AppState {
     pub wb: WbClient,
     pub cache: TenantCache,
     pub roles: Arc<RoleCache>,
+    pub app_metrics: Arc<AppMetrics>,
+    /// None without Stripe settings: billing endpoints that need Stripe answer 503.
+    pub stripe: Option<StripeApi>,
+    pub usage: UsageCounter,
 }
 
 impl AppState {
@@ -43,6 +50,13 @@ impl AppState {
         let redis = kv::connect(config.common.redis_url.expose())?;
         let mut registry = Registry::with_prefix("stock_tracker");
         let http_metrics = Arc::new(HttpMetrics::register(&mut registry));
+        let app_metrics = Arc::new(AppMetrics::register(&mut registry));
+        let stripe = config
+            .billing
+            .stripe
+            .clone()
+            .map(StripeApi::new)
+            .transpose()?;
         let prefix = &config.common.redis_key_prefix;
         // The api calls WB only while a seller waits (checking a token): one retry, not
         // the worker's patient schedule.
@@ -69,6 +83,9 @@ impl AppState {
             )),
             client_ip: ClientIpResolver::new(config.trusted_proxies.clone()),
             http_metrics,
+            app_metrics,
+            stripe,
+            usage: UsageCounter::new(redis.clone(), prefix),
             registry: Arc::new(registry),
             db,
             redis,

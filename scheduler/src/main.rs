@@ -10,6 +10,9 @@ use sqlx::PgPool;
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::sync::Arc;
+use stock_tracker_shared::billing::StripeConfig;
+use stock_tracker_shared::billing::reconcile;
+use stock_tracker_shared::billing::stripe::StripeApi;
 use stock_tracker_shared::config::{self, CommonConfig, ConfigError, Env};
 use stock_tracker_shared::jobs::{housekeeping, schedule};
 use stock_tracker_shared::metrics::TickMetrics;
@@ -30,6 +33,8 @@ struct SchedulerConfig {
     metrics_bind: std::net::SocketAddr,
     /// When ticks fire; cron syntax with a seconds field first.
     cron: cron::Schedule,
+    /// Without Stripe settings there is nothing to reconcile.
+    stripe: Option<StripeConfig>,
 }
 
 impl SchedulerConfig {
@@ -57,6 +62,7 @@ impl SchedulerConfig {
             )?,
             retention,
             common: CommonConfig::from_env(env)?,
+            stripe: StripeConfig::from_env(env)?,
             cron,
         })
     }
@@ -67,6 +73,7 @@ async fn on_tick(
     db: Data<PgPool>,
     retention: Data<Retention>,
     metrics: Data<TickMetrics>,
+    stripe: Data<Option<StripeApi>>,
 ) -> Result<(), BoxDynError> {
     let now = DateTime::from_timestamp(tick.get_timestamp() as i64, 0).unwrap_or_else(Utc::now);
     // Housekeeping is idempotent and cheap on its indexes, so every tick may do it; a
@@ -80,6 +87,33 @@ async fn on_tick(
         Ok((0, 0)) => {}
         Ok((runs, history)) => tracing::info!(runs, history, "purged old sync runs and history"),
         Err(e) => tracing::warn!(error = %e, "retention clean-up failed"),
+    }
+    if let Some(stripe) = (*stripe).clone() {
+        // Once a day, off the tick's path: re-reading every subscription takes a while.
+        let (db, metrics) = ((*db).clone(), (*metrics).clone());
+        tokio::spawn(async move {
+            match reconcile::run_if_due(&db, &stripe, now).await {
+                Ok(None) => {}
+                Ok(Some(done)) => {
+                    metrics.reconciliation(if done.failed == 0 { "ok" } else { "error" });
+                    tracing::info!(
+                        checked = done.checked,
+                        failed = done.failed,
+                        "billing reconciled"
+                    );
+                }
+                Err(e) => {
+                    metrics.reconciliation("error");
+                    tracing::warn!(error = %e, "billing reconciliation failed");
+                }
+            }
+        });
+    }
+    match housekeeping::count_active_tenants(&db, now).await {
+        Ok(n) => {
+            metrics.tenants_active.set(n);
+        }
+        Err(e) => tracing::warn!(error = %e, "could not count active tenants"),
     }
     let started = std::time::Instant::now();
     let result = schedule::tick(&db, now).await;
@@ -128,11 +162,19 @@ async fn main() -> ExitCode {
         std::process::id(),
         uuid::Uuid::new_v4().simple()
     );
+    let stripe = match config.stripe.map(StripeApi::new).transpose() {
+        Ok(stripe) => stripe,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let worker = WorkerBuilder::new(name.as_str())
         .backend(CronScheduler::new(config.cron))
         .data(connections.db.clone())
         .data(config.retention)
         .data(metrics)
+        .data(stripe)
         .build(on_tick);
     tracing::info!(service = SERVICE, "scheduler ready");
     let result = worker

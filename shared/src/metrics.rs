@@ -80,6 +80,10 @@ pub struct TickMetrics {
     pub ticks: Family<StatusLabels, Counter>,
     pub queued: Counter,
     pub duration: Histogram,
+    /// Tenants whose syncs run on schedule (a working token and a subscription that allows it).
+    pub tenants_active: Gauge,
+    /// Daily billing reconciliations by result (ok, error) and subscriptions they failed on.
+    pub reconciliations: Family<StatusLabels, Counter>,
 }
 
 impl TickMetrics {
@@ -89,7 +93,19 @@ impl TickMetrics {
             queued: Counter::default(),
             // 1 ms to ~16 s.
             duration: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
+            tenants_active: Gauge::default(),
+            reconciliations: Family::default(),
         };
+        registry.register(
+            "tenants_active",
+            "Tenants whose syncs run on schedule: an active WB token and a subscription that allows syncing",
+            m.tenants_active.clone(),
+        );
+        registry.register(
+            "billing_reconciliations",
+            "Daily Stripe reconciliations by result (ok, error)",
+            m.reconciliations.clone(),
+        );
         registry.register(
             "scheduler_ticks",
             "Scheduler ticks by result (ok, skipped: another replica ticked, error)",
@@ -106,6 +122,14 @@ impl TickMetrics {
             m.duration.clone(),
         );
         m
+    }
+
+    pub fn reconciliation(&self, status: &str) {
+        self.reconciliations
+            .get_or_create(&StatusLabels {
+                status: status.to_string(),
+            })
+            .inc();
     }
 
     pub fn tick(&self, status: &str) {

@@ -31,7 +31,7 @@ pub struct Session {
 }
 
 impl Session {
-    fn from_tokens(body: &Value) -> Self {
+    pub fn from_tokens(body: &Value) -> Self {
         Self {
             access: body["access_token"].as_str().unwrap().to_string(),
             refresh: body["refresh_token"].as_str().unwrap().to_string(),

@@ -1,18 +1,33 @@
+use crate::auth::opaque;
 use crate::error::ApiError;
+use crate::http::quota::QuotaSlot;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use stock_tracker_shared::accounts::api_keys::{self, KeyScope};
 use stock_tracker_shared::accounts::{Role, memberships};
+use stock_tracker_shared::billing::{Access, subscriptions};
 use stock_tracker_shared::ids::{TenantId, UserId};
 use stock_tracker_shared::tenancy::{self, Scope};
+use uuid::Uuid;
 
-/// A signed-in member of a tenant. The role comes from the membership (through a short-lived
-/// cache that removal clears), not from the token, so removing a member takes effect at
-/// once, not when the token expires.
+/// Who is calling: a person signed in, or one of the tenant's API keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Principal {
+    User(UserId),
+    ApiKey(Uuid),
+}
+
+/// An authenticated caller acting for a tenant. For a person, the role comes from the
+/// membership (through a short-lived cache that removal clears), not from the token, so
+/// removing a member takes effect at once. An API key acts as a viewer (read scope) or a
+/// member (read_write scope), never as an admin: keys cannot manage the team, billing,
+/// credentials or other keys.
 #[derive(Clone, Copy, Debug)]
 pub struct Auth {
-    pub user: UserId,
+    pub principal: Principal,
     pub tenant: TenantId,
     pub role: Role,
 }
@@ -22,11 +37,23 @@ impl Auth {
         Scope::tenant(self.tenant)
     }
 
+    /// The signed-in person; API keys are refused.
+    pub fn user(&self) -> Result<UserId, ApiError> {
+        match self.principal {
+            Principal::User(user) => Ok(user),
+            Principal::ApiKey(_) => Err(ApiError::forbidden(
+                "API keys cannot do this; sign in as a member of the team.",
+            )),
+        }
+    }
+
     pub fn require_write(&self) -> Result<(), ApiError> {
         if self.role.can_write() {
             Ok(())
         } else {
-            Err(ApiError::forbidden("Viewers cannot change data."))
+            Err(ApiError::forbidden(
+                "Viewers and read-only keys cannot change data.",
+            ))
         }
     }
 
@@ -36,6 +63,23 @@ impl Auth {
         } else {
             Err(ApiError::forbidden("Only owners and admins can do this."))
         }
+    }
+
+    /// For writes a read-only subscription no longer allows (an ended or unpaid plan keeps
+    /// its data readable, and billing itself always works).
+    pub async fn require_active_subscription(&self, state: &AppState) -> Result<(), ApiError> {
+        let mut tx = tenancy::begin(&state.db, self.scope()).await?;
+        let subscription = subscriptions::current(&mut tx).await?;
+        tx.commit().await?;
+        if subscription.access == Access::ReadOnly {
+            return Err(ApiError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "subscription_inactive",
+                "The subscription has ended or is unpaid: data stays readable, but changes \
+                 and syncs need an active plan (see /api/v1/billing).",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -48,10 +92,17 @@ impl FromRequestParts<AppState> for Auth {
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_string())
             .ok_or_else(|| ApiError::unauthorized("A bearer access token is required."))?;
+        if token
+            .strip_prefix(opaque::API_KEY)
+            .is_some_and(|rest| rest.starts_with('_'))
+        {
+            return api_key(parts, state, &token).await;
+        }
         let claims = state
             .access
-            .verify(token.trim())
+            .verify(&token)
             .ok_or_else(|| ApiError::unauthorized("The access token is invalid or expired."))?;
         let role = match state.roles.get(claims.tid, claims.sub).await {
             Some(role) => role,
@@ -66,9 +117,59 @@ impl FromRequestParts<AppState> for Auth {
             }
         };
         Ok(Auth {
-            user: claims.sub,
+            principal: Principal::User(claims.sub),
             tenant: claims.tid,
             role,
         })
     }
+}
+
+/// An API key: looked up inside the tenant it names, then counted against the tenant's
+/// monthly API-call quota (what the quota middleware reports in the response headers).
+async fn api_key(parts: &Parts, state: &AppState, key: &str) -> Result<Auth, ApiError> {
+    let invalid = || ApiError::unauthorized("The API key is invalid or revoked.");
+    let tenant = opaque::tenant_of(opaque::API_KEY, key).ok_or_else(invalid)?;
+    let mut tx = tenancy::begin(&state.db, Scope::tenant(tenant)).await?;
+    let (id, scope) = api_keys::authenticate(&mut tx, &opaque::digest(key))
+        .await?
+        .ok_or_else(invalid)?;
+    let subscription = subscriptions::current(&mut tx).await?;
+    tx.commit().await?;
+    let quota = state
+        .usage
+        .count_call(
+            &state.db,
+            tenant,
+            subscription.period(),
+            subscription.limits().api_calls_per_period,
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    if let Some(slot) = parts.extensions.get::<QuotaSlot>() {
+        slot.set(quota);
+    }
+    if quota.exceeded() {
+        let wait = (quota.resets_at - chrono::Utc::now()).num_seconds().max(1) as u64;
+        return Err(ApiError::too_many_requests(
+            "quota_exceeded",
+            wait,
+            format!(
+                "The plan's {} API calls for this billing period are used up; the count \
+                 starts again at {}.",
+                quota.limit,
+                quota.resets_at.to_rfc3339()
+            ),
+        )
+        .with_extension("limit", quota.limit.into())
+        .with_extension("remaining", 0.into())
+        .with_extension("reset", quota.resets_at.to_rfc3339().into()));
+    }
+    Ok(Auth {
+        principal: Principal::ApiKey(id),
+        tenant,
+        role: match scope {
+            KeyScope::Read => Role::Viewer,
+            KeyScope::ReadWrite => Role::Member,
+        },
+    })
 }

@@ -13,6 +13,8 @@ use uuid::Uuid;
 
 pub const REFRESH: &str = "strt";
 pub const INVITATION: &str = "stinv";
+/// API keys for sellers' own systems.
+pub const API_KEY: &str = "stk";
 
 pub struct Opaque {
     pub token: String,

@@ -29,8 +29,14 @@ where
     F: Future<Output = ApiResult<(T, Option<DateTime<Utc>>)>>,
 {
     let store_key = match state.cache.get(tenant, name).await {
-        Lookup::Hit { value, ttl_left } => return Ok(from_stored(&value, ttl_left)),
-        Lookup::Miss { store_key } => store_key,
+        Lookup::Hit { value, ttl_left } => {
+            state.app_metrics.cache_lookup(true);
+            return Ok(from_stored(&value, ttl_left));
+        }
+        Lookup::Miss { store_key } => {
+            state.app_metrics.cache_lookup(false);
+            store_key
+        }
     };
     let (body, synced_at) = compute.await?;
     let body = serde_json::to_vec(&body).map_err(anyhow::Error::from)?;

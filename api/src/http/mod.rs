@@ -1,9 +1,11 @@
 //! HTTP conventions every endpoint shares: request ids, JSON bodies, client addresses,
 //! metrics, pagination.
 
+pub mod app_metrics;
 pub mod cached;
 pub mod client_ip;
 pub mod json;
 pub mod metrics;
 pub mod pagination;
+pub mod quota;
 pub mod request_id;

@@ -89,6 +89,7 @@ impl From<CredentialInfo> for CredentialView {
     responses(
         (status = 200, description = "Token checked with WB and stored encrypted", body = CredentialView),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 402, description = "The subscription is read-only (`subscription_inactive`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only owners and admins manage the token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unusable token: `token_not_jwt`, `token_expired`, `token_test_not_allowed`, `token_missing_categories` (with `missing`), `token_rejected` (WB said 401)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "WB could not confirm the token right now (`wb_unavailable`)", body = Problem, content_type = "application/problem+json"),
@@ -100,6 +101,7 @@ pub async fn put_credentials(
     JsonBody(body): JsonBody<PutCredentialRequest>,
 ) -> ApiResult<Json<CredentialView>> {
     auth.require_manage()?;
+    auth.require_active_subscription(&state).await?;
     let raw = Secret::new(body.token.trim().to_string());
     let facts = token::decode(raw.expose()).map_err(|_| {
         ApiError::invalid(

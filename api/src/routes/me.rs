@@ -25,8 +25,9 @@ pub struct MeResponse {
     )
 )]
 pub async fn me(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<MeResponse>> {
-    let mut tx = tenancy::begin(&state.db, auth.scope().with_user(auth.user)).await?;
-    let user = users::by_id(&mut tx, auth.user)
+    let me = auth.user()?;
+    let mut tx = tenancy::begin(&state.db, auth.scope().with_user(me)).await?;
+    let user = users::by_id(&mut tx, me)
         .await?
         .ok_or_else(|| ApiError::unauthorized("This account no longer exists."))?;
     let tenant = tenants::current(&mut tx)

@@ -99,7 +99,7 @@ pub async fn remove_member(
     let target = Uuid::try_parse(&user_id)
         .map(UserId)
         .map_err(|_| ApiError::not_found("member"))?;
-    let leaving = target == auth.user;
+    let leaving = target == auth.user()?;
     if !leaving {
         auth.require_manage()?;
     }
@@ -134,6 +134,7 @@ pub async fn remove_member(
         (status = 201, description = "Invitation created; the token is shown only now", body = InvitationCreated),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 402, description = "The subscription is read-only (`subscription_inactive`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only owners and admins invite; only owners invite admins", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad email or role (`invalid_role` for owner)", body = Problem, content_type = "application/problem+json"),
     )
@@ -144,6 +145,7 @@ pub async fn create_invitation(
     JsonBody(body): JsonBody<InvitationRequest>,
 ) -> ApiResult<(StatusCode, Json<InvitationCreated>)> {
     auth.require_manage()?;
+    auth.require_active_subscription(&state).await?;
     let email = validate::email("email", &body.email)?;
     let role = Role::from(body.role);
     if role == Role::Owner {
@@ -164,7 +166,7 @@ pub async fn create_invitation(
             email: &email,
             role,
             token_hash: &secret.hash,
-            invited_by: auth.user,
+            invited_by: auth.user()?,
             expires_at: Utc::now() + state.config.invitation_ttl,
         },
     )

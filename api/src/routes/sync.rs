@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use stock_tracker_shared::accounts::is_unique_violation;
 use stock_tracker_shared::accounts::tenants;
+use stock_tracker_shared::billing::{subscriptions, usage};
 use stock_tracker_shared::credentials;
 use stock_tracker_shared::jobs::{self, SyncJob};
 use stock_tracker_shared::sync::runs::{self, SyncRun};
@@ -31,13 +32,30 @@ pub struct SyncStarted {
     responses(
         (status = 202, description = "Sync queued; follow it at `Location`", body = SyncStarted),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 402, description = "The subscription is read-only (`subscription_inactive`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Viewers cannot start syncs", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A sync is already queued or running (`sync_in_progress`, with `run_id`), or no usable token (`credential_required`, `credential_invalid`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The plan's manual syncs for the last 24 hours are used (`manual_sync_limit`, with `limit`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn start_sync(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
     auth.require_write()?;
+    auth.require_active_subscription(&state).await?;
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+    let limit = subscriptions::current(&mut tx)
+        .await?
+        .limits()
+        .manual_syncs_per_day;
+    let (_, manual_today) =
+        usage::syncs_since(&mut tx, Utc::now() - chrono::Duration::days(1)).await?;
+    if manual_today >= limit {
+        return Err(ApiError::too_many_requests(
+            "manual_sync_limit",
+            3600,
+            format!("The plan allows {limit} manual syncs in 24 hours; scheduled syncs continue meanwhile."),
+        )
+        .with_extension("limit", limit.into()));
+    }
     match credentials::info(&mut tx).await? {
         None => {
             return Err(ApiError::conflict(
@@ -183,7 +201,8 @@ pub async fn status(State(state): State<AppState>, auth: Auth) -> ApiResult<Json
     // The scheduler queues a sync at the first tick once an interval has passed since
     // the last success (ticks are a minute apart).
     let next_due_at = (credential_status == "active").then(|| {
-        let interval = chrono::Duration::minutes(i64::from(tenant.sync_interval_minutes));
+        let interval =
+            chrono::Duration::minutes(i64::from(tenant.effective_sync_interval_minutes()));
         last_success_at.map_or_else(Utc::now, |t| (t + interval).max(Utc::now()))
     });
     Ok(Json(SyncStatus {

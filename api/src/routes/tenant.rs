@@ -46,6 +46,7 @@ pub async fn get_tenant(State(state): State<AppState>, auth: Auth) -> ApiResult<
         (status = 200, description = "The updated tenant", body = TenantView),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 402, description = "The subscription is read-only (`subscription_inactive`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only owners and admins can rename the tenant", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Name or sync interval out of bounds (`invalid_name`, `invalid_sync_interval`)", body = Problem, content_type = "application/problem+json"),
     )
@@ -56,6 +57,7 @@ pub async fn update_tenant(
     JsonBody(body): JsonBody<UpdateTenantRequest>,
 ) -> ApiResult<Json<TenantView>> {
     auth.require_manage()?;
+    auth.require_active_subscription(&state).await?;
     let name = body
         .name
         .as_deref()

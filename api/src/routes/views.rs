@@ -29,8 +29,10 @@ impl From<User> for UserView {
 pub struct TenantView {
     pub id: Uuid,
     pub name: String,
-    /// How often the scheduler syncs this tenant, in minutes.
-    pub sync_interval_minutes: i32,
+    /// How often the tenant asked to be synced, in minutes (null: as often as the plan allows).
+    pub sync_interval_minutes: Option<i32>,
+    /// How often the scheduler syncs it: the preference, floored at the plan's interval.
+    pub effective_sync_interval_minutes: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -38,6 +40,7 @@ pub struct TenantView {
 impl From<Tenant> for TenantView {
     fn from(t: Tenant) -> Self {
         Self {
+            effective_sync_interval_minutes: t.effective_sync_interval_minutes(),
             id: t.id.0,
             name: t.name,
             sync_interval_minutes: t.sync_interval_minutes,

@@ -28,7 +28,9 @@ impl KeyScope {
         match s {
             "read" => Ok(KeyScope::Read),
             "read_write" => Ok(KeyScope::ReadWrite),
-            other => Err(sqlx::Error::Decode(format!("unknown key scope {other:?}").into())),
+            other => Err(sqlx::Error::Decode(
+                format!("unknown key scope {other:?}").into(),
+            )),
         }
     }
 }
@@ -114,24 +116,22 @@ pub async fn list(tx: &mut Tx) -> sqlx::Result<Vec<ApiKey>> {
 
 /// Revokes a key; false if the tenant has no such working key.
 pub async fn revoke(tx: &mut Tx, id: Uuid) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "update api_keys set revoked_at = now() where id = $1 and revoked_at is null",
-    )
-    .bind(id)
-    .execute(&mut **tx)
-    .await?;
+    let done =
+        sqlx::query("update api_keys set revoked_at = now() where id = $1 and revoked_at is null")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// The working key with this digest, and notes its use (at most once a minute, so a busy
 /// integration does not write on every call).
 pub async fn authenticate(tx: &mut Tx, key_hash: &[u8]) -> sqlx::Result<Option<(Uuid, KeyScope)>> {
-    let found: Option<(Uuid, String)> = sqlx::query_as(
-        "select id, scope from api_keys where key_hash = $1 and revoked_at is null",
-    )
-    .bind(key_hash)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let found: Option<(Uuid, String)> =
+        sqlx::query_as("select id, scope from api_keys where key_hash = $1 and revoked_at is null")
+            .bind(key_hash)
+            .fetch_optional(&mut **tx)
+            .await?;
     let Some((id, scope)) = found else {
         return Ok(None);
     };

@@ -15,8 +15,6 @@ pub struct StripeConfig {
     pub webhook_secrets: Vec<Secret<String>>,
     /// The recurring monthly price that sells each plan.
     pub prices: BTreeMap<Plan, String>,
-    /// A Stripe Billing Meter's event name: API-key calls are reported to it when set.
-    pub meter_event_name: Option<String>,
 }
 
 impl StripeConfig {
@@ -105,7 +103,10 @@ impl StripeConfig {
         for (plan, var) in PRICE_VARS {
             let price = env.required(var)?;
             if !price.starts_with("price_") {
-                return Err(ConfigError::malformed(var, "expected a Stripe price id (price_...)"));
+                return Err(ConfigError::malformed(
+                    var,
+                    "expected a Stripe price id (price_...)",
+                ));
             }
             prices.insert(plan, price);
         }
@@ -114,7 +115,6 @@ impl StripeConfig {
             api_base,
             webhook_secrets,
             prices,
-            meter_event_name: env.optional("STRIPE_METER_EVENT_NAME"),
         }))
     }
 }
@@ -161,7 +161,10 @@ mod tests {
         let env = stripe_env(&[("STRIPE_PRICE_PRO", "29.90")]);
         assert!(matches!(
             StripeConfig::from_env(&env).unwrap_err(),
-            ConfigError::Malformed { name: "STRIPE_PRICE_PRO", .. }
+            ConfigError::Malformed {
+                name: "STRIPE_PRICE_PRO",
+                ..
+            }
         ));
     }
 }

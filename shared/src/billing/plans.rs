@@ -75,7 +75,12 @@ impl Plan {
     pub fn intervals_json() -> serde_json::Value {
         Plan::ALL
             .iter()
-            .map(|p| (p.as_str().to_string(), p.limits().sync_interval_minutes.into()))
+            .map(|p| {
+                (
+                    p.as_str().to_string(),
+                    p.limits().sync_interval_minutes.into(),
+                )
+            })
             .collect::<serde_json::Map<_, _>>()
             .into()
     }

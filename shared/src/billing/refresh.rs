@@ -48,7 +48,9 @@ pub async fn refresh(
     if !adopts(&before, &sub.id, &sub.status) {
         return Ok(Refreshed::Ignored);
     }
-    let plan = sub.price_id().and_then(|p| stripe.config().plan_for_price(p));
+    let plan = sub
+        .price_id()
+        .and_then(|p| stripe.config().plan_for_price(p));
     if plan.is_none() {
         tracing::warn!(
             subscription = %sub.id,

@@ -9,7 +9,6 @@ use miniserde::Deserialize;
 use std::collections::HashMap;
 use std::time::Duration;
 use stripe::{Client, ClientBuilder, RequestStrategy, StripeError};
-use stripe_billing::billing_meter_event::CreateBillingMeterEvent;
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
 use stripe_billing::subscription::{
     CancelSubscription, ListSubscription, ListSubscriptionStatus, RetrieveSubscription,
@@ -256,24 +255,6 @@ impl StripeApi {
     pub async fn cancel_now(&self, subscription_id: &str) -> Result<Subscription, StripeApiError> {
         self.send(CancelSubscription::new(subscription_id).build())
             .await
-    }
-
-    /// Reports `value` API calls for the customer to the configured meter. `identifier`
-    /// makes a retried report count once.
-    pub async fn report_usage(
-        &self,
-        event_name: &str,
-        customer: &str,
-        value: i64,
-        identifier: &str,
-    ) -> Result<(), StripeApiError> {
-        let payload = HashMap::from([
-            ("stripe_customer_id".to_string(), customer.to_string()),
-            ("value".to_string(), value.to_string()),
-        ]);
-        let req = CreateBillingMeterEvent::new(event_name, payload).identifier(identifier);
-        let _: Created = self.send(req.build()).await?;
-        Ok(())
     }
 }
 

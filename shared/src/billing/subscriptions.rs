@@ -159,11 +159,13 @@ pub async fn set_customer(tx: &mut Tx, customer: &str) -> sqlx::Result<()> {
 
 /// Keeps `from`'s limits until `at` although the lower plan is billed from then on.
 pub async fn schedule_downgrade(tx: &mut Tx, from: Plan, at: DateTime<Utc>) -> sqlx::Result<()> {
-    sqlx::query("update subscriptions set downgrade_from = $1, downgrade_at = $2, updated_at = now()")
-        .bind(from.as_str())
-        .bind(at)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "update subscriptions set downgrade_from = $1, downgrade_at = $2, updated_at = now()",
+    )
+    .bind(from.as_str())
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

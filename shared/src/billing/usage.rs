@@ -133,7 +133,12 @@ async fn used_in_db(db: &PgPool, tenant: TenantId, start: DateTime<Utc>) -> sqlx
     Ok(used.unwrap_or(0))
 }
 
-async fn persist(db: &PgPool, tenant: TenantId, start: DateTime<Utc>, used: i64) -> sqlx::Result<()> {
+async fn persist(
+    db: &PgPool,
+    tenant: TenantId,
+    start: DateTime<Utc>,
+    used: i64,
+) -> sqlx::Result<()> {
     let mut tx = tenancy::begin(db, Scope::tenant(tenant)).await?;
     sqlx::query(
         "insert into api_usage (tenant_id, period_start, calls) values ($1, $2, $3)
@@ -162,4 +167,22 @@ async fn add_in_db(db: &PgPool, tenant: TenantId, start: DateTime<Utc>) -> sqlx:
     .await?;
     tx.commit().await?;
     Ok(used)
+}
+
+/// Products the tenant tracks now.
+pub async fn products_tracked(tx: &mut tenancy::Tx) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from products")
+        .fetch_one(&mut **tx)
+        .await
+}
+
+/// Syncs queued since `since` (all, and started by hand).
+pub async fn syncs_since(tx: &mut tenancy::Tx, since: DateTime<Utc>) -> sqlx::Result<(i64, i64)> {
+    sqlx::query_as(
+        "select count(*), count(*) filter (where trigger = 'manual')
+           from sync_runs where queued_at >= $1",
+    )
+    .bind(since)
+    .fetch_one(&mut **tx)
+    .await
 }

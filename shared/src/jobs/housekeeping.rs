@@ -26,3 +26,11 @@ pub async fn purge(
         .fetch_one(db)
         .await
 }
+
+/// Tenants whose syncs run on schedule: an active token and a subscription that allows it.
+pub async fn count_active_tenants(db: &PgPool, now: DateTime<Utc>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count_active_tenants($1)")
+        .bind(now)
+        .fetch_one(db)
+        .await
+}

@@ -2,6 +2,7 @@
 //! tenant and due slot however many scheduler replicas tick at the same moment.
 
 use super::{SYNC_QUEUE, SyncJob, sync_task};
+use crate::billing::Plan;
 use crate::ids::TenantId;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -35,9 +36,10 @@ pub async fn tick(db: &PgPool, now: DateTime<Utc>) -> anyhow::Result<TickOutcome
             return Ok(outcome);
         }
         let due: Vec<(Uuid, TenantId)> =
-            sqlx::query_as("select run_id, tenant_id from queue_due_syncs($1, $2)")
+            sqlx::query_as("select run_id, tenant_id from queue_due_syncs($1, $2, $3)")
                 .bind(now)
                 .bind(BATCH)
+                .bind(Plan::intervals_json())
                 .fetch_all(&mut *tx)
                 .await?;
         if !due.is_empty() {

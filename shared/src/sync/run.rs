@@ -2,6 +2,7 @@
 
 use super::runs::{self, WbCounts};
 use super::{fetch, store};
+use crate::billing::subscriptions;
 use crate::cache::TenantCache;
 use crate::credentials;
 use crate::jobs::SyncJob;
@@ -73,8 +74,23 @@ impl Syncer {
             tracing::error!(tenant_id = %job.tenant_id, run_id = %job.run_id, attempt, "sync dead-lettered");
             return Ok(Outcome::DeadLettered);
         }
+        let subscription = subscriptions::current(&mut tx).await?;
         let stored = credentials::sealed(&mut tx).await?;
         tx.commit().await?;
+
+        if !subscription.access.can_sync() {
+            return self
+                .fail(
+                    job,
+                    WbCounts::default(),
+                    Failure {
+                        code: "subscription_inactive",
+                        message: "The subscription has ended or is unpaid; syncing resumes once it is active again.".into(),
+                    },
+                )
+                .await;
+        }
+        let product_limit = subscription.limits().products;
 
         let Some(stored) = stored else {
             return self
@@ -124,7 +140,7 @@ impl Syncer {
         let session = self.wb.session(token);
         let fetch_started = std::time::Instant::now();
         let fetched = match token_type {
-            Ok(t) => fetch::fetch(&session, t, None).await,
+            Ok(t) => fetch::fetch(&session, t, Some(product_limit as usize)).await,
             Err(_) => Err(WbError::Unauthorized),
         };
         let counts = WbCounts {
@@ -156,16 +172,20 @@ impl Syncer {
         let write_started = std::time::Instant::now();
         let mut tx = tenancy::begin(&self.db, scope).await?;
         let applied = store::apply(&mut tx, job.run_id, &snapshot, chrono::Utc::now()).await?;
-        let note = snapshot.truncated.then_some(
-            "The catalog has more products than the plan tracks; the rest were skipped.",
-        );
+        let note = snapshot.truncated.then(|| {
+            format!(
+                "The catalog has more products than the {} plan tracks ({product_limit}); the rest were skipped.",
+                subscription.plan
+            )
+        });
+        runs::note_product_limit(&mut tx, job.run_id, product_limit, snapshot.truncated).await?;
         runs::succeed(
             &mut tx,
             job.run_id,
             &applied,
             counts,
             snapshot.source.map(|s| s.as_str()),
-            note,
+            note.as_deref(),
         )
         .await?;
         credentials::mark_verified(&mut tx, stored.id).await?;

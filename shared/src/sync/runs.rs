@@ -36,12 +36,17 @@ pub struct SyncRun {
     /// Stable failure code, e.g. `wb_unauthorized`, `wb_unavailable`, `dead_lettered`.
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// The plan's product limit the run applied.
+    pub product_limit: Option<i32>,
+    /// True when the catalog had more products than that: the rest were not synced.
+    pub product_limit_reached: bool,
 }
 
 const COLUMNS: &str =
     "id, trigger, status, attempts, queued_at, started_at, finished_at, duration_ms,
     products, sizes, warehouses, stock_rows, stock_changes, history_rows, wb_requests,
-    wb_rate_limited, stock_source, error_code, error_message";
+    wb_rate_limited, stock_source, error_code, error_message, product_limit,
+    product_limit_reached";
 
 /// Requests hitting WB and 429s among them, as the client counted them.
 #[derive(Clone, Copy, Debug, Default)]
@@ -80,6 +85,24 @@ pub async fn start(tx: &mut Tx, id: Uuid, worker: &str) -> sqlx::Result<Option<i
 
 // clock_timestamp(), not now(): now() is when the transaction began, and the write this
 // transaction does is part of the run's duration.
+/// Records the product limit the run applied and whether the catalog reached it.
+pub async fn note_product_limit(
+    tx: &mut Tx,
+    id: Uuid,
+    limit: i64,
+    reached: bool,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update sync_runs set product_limit = $2, product_limit_reached = $3 where id = $1",
+    )
+    .bind(id)
+    .bind(limit as i32)
+    .bind(reached)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 pub async fn succeed(
     tx: &mut Tx,
     id: Uuid,
