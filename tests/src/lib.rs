@@ -6,6 +6,7 @@ pub mod db;
 pub mod http;
 pub mod lifecycle;
 pub mod process;
+pub mod stripe_fake;
 pub mod tenancy_probe;
 pub mod tenants;
 pub mod wb_fake;
