@@ -5,6 +5,7 @@
 pub mod db;
 pub mod http;
 pub mod lifecycle;
+pub mod pg_cluster;
 pub mod process;
 pub mod stripe_fake;
 pub mod tenancy_probe;
