@@ -166,13 +166,19 @@ fn worker_name() -> String {
 }
 
 /// Consumes sync jobs until `shutdown` resolves.
+///
+/// apalis gives up on its PostgreSQL backend at the first failed query (a heartbeat, a
+/// poll, a result write): the worker stops with an error and drops the jobs it was running.
+/// So that a PostgreSQL restart or outage does not stop the process, each such stop is
+/// followed by waiting until PostgreSQL answers, returning the jobs the stopped worker held
+/// to the queue, and consuming again under a fresh worker name (apalis keeps jobs of a name
+/// that re-registers stuck in Running).
 pub async fn run(
     config: &WorkerConfig,
     c: Connections,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let prefix = &config.common.redis_key_prefix;
-    let name = worker_name();
     let mut registry = Registry::with_prefix("stock_tracker");
     let metrics = SyncMetrics::register(&mut registry);
     let syncer = Syncer {
@@ -181,7 +187,7 @@ pub async fn run(
         wb: WbClient::new(config.wb.clone(), c.redis.clone(), prefix)?
             .with_metrics(WbMetrics::register(&mut registry)),
         cache: TenantCache::new(c.redis.clone(), prefix, config.cache_ttl),
-        worker: name.clone(),
+        worker: String::new(),
         max_attempts: config.max_attempts,
     };
     let registry = Arc::new(registry);
@@ -196,6 +202,73 @@ pub async fn run(
         metrics.clone(),
         config.stuck_after,
     ));
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let mut delay = Duration::from_millis(250);
+    loop {
+        let name = worker_name();
+        let syncer = Syncer {
+            worker: name.clone(),
+            ..syncer.clone()
+        };
+        let started = tokio::time::Instant::now();
+        let result = consume(config, &c, &name, syncer, metrics.clone(), stop.clone()).await;
+        if *stop.borrow() {
+            let released = release_held_jobs(&c.db, &name).await?;
+            if released > 0 {
+                tracing::info!(released, "unfinished jobs returned to the queue");
+            }
+            return result;
+        }
+        match &result {
+            Err(e) => {
+                tracing::error!(worker = %name, error = %e, "worker lost the queue; reconnecting")
+            }
+            Ok(()) => tracing::error!(worker = %name, "worker stopped by itself; restarting"),
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            delay = Duration::from_millis(250);
+        }
+        // The stopped worker's handlers were dropped with it: what it still holds goes
+        // back to the queue as soon as PostgreSQL answers, rather than after the heartbeat
+        // timeout.
+        loop {
+            let mut stop = stop.clone();
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = stop.wait_for(|s| *s) => return Ok(()),
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+            match release_held_jobs(&c.db, &name).await {
+                Ok(released) => {
+                    if released > 0 {
+                        tracing::info!(worker = %name, released, "unfinished jobs returned to the queue");
+                    }
+                    break;
+                }
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    retry_in_ms = delay.as_millis() as u64,
+                    "waiting for PostgreSQL"
+                ),
+            }
+        }
+    }
+}
+
+/// One apalis worker under `name`, until the stop signal (then `Ok`, once its jobs have
+/// finished or the grace period is over) or until apalis gives up on the backend (`Err`).
+async fn consume(
+    config: &WorkerConfig,
+    c: &Connections,
+    name: &str,
+    syncer: Syncer,
+    metrics: SyncMetrics,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     // New jobs wake the worker through LISTEN/NOTIFY; the interval catches what a
     // notification can miss (a listener reconnecting after a PostgreSQL restart, jobs
     // scheduled for later).
@@ -209,7 +282,7 @@ pub async fn run(
     let storage = PostgresStorage::<SyncJob>::new(&c.db)
         .with_config(queue)
         .poll_with_strategy(wake);
-    let worker = WorkerBuilder::new(name.as_str())
+    let worker = WorkerBuilder::new(name)
         .backend(storage)
         .data(syncer)
         .data(metrics)
@@ -224,13 +297,13 @@ pub async fn run(
     // waiting for the heartbeat timeout.
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let run = worker.run_until(async move {
-        shutdown.await;
+        let _ = stop.wait_for(|s| *s).await;
         let _ = stopping_tx.send(());
         Ok::<(), std::io::Error>(())
     });
     let grace = config.shutdown_grace;
     let db = c.db.clone();
-    let worker_name = name.clone();
+    let worker_name = name.to_string();
     let drained = async move {
         if stopping_rx.await.is_err() {
             return std::future::pending::<()>().await;
@@ -255,10 +328,6 @@ pub async fn run(
     tokio::select! {
         result = run => result?,
         () = drained => {}
-    }
-    let released = release_held_jobs(&c.db, &name).await?;
-    if released > 0 {
-        tracing::info!(released, "unfinished jobs returned to the queue");
     }
     Ok(())
 }
