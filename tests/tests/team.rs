@@ -1,7 +1,7 @@
 //! `/api/v1/tenant`, members and invitations, and role enforcement.
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 use stock_tracker_tests::TestApp;
 use stock_tracker_tests::http::PASSWORD;
 
@@ -308,10 +308,27 @@ async fn members_list_pages_with_a_cursor() {
 async fn the_sync_interval_is_a_tenant_setting_within_bounds() {
     let app = TestApp::spawn().await;
     let owner = app.register("int@shop.ru", "Shop").await;
+    let tenant = app.get("/api/v1/tenant", &owner.access).await.body;
     assert_eq!(
-        app.get("/api/v1/tenant", &owner.access).await.body["sync_interval_minutes"],
-        60
+        tenant["sync_interval_minutes"],
+        Value::Null,
+        "as often as the plan allows"
     );
+    assert_eq!(
+        tenant["effective_sync_interval_minutes"], 30,
+        "the pro trial's interval"
+    );
+    // Asking for more often than the plan allows is kept as a wish, floored by the plan.
+    let faster = app
+        .call(
+            Method::PATCH,
+            "/api/v1/tenant",
+            Some(&owner.access),
+            Some(json!({"sync_interval_minutes": 10})),
+        )
+        .await;
+    assert_eq!(faster.body["sync_interval_minutes"], 10);
+    assert_eq!(faster.body["effective_sync_interval_minutes"], 30);
     let set = app
         .call(
             Method::PATCH,
@@ -322,6 +339,7 @@ async fn the_sync_interval_is_a_tenant_setting_within_bounds() {
         .await;
     assert_eq!(set.status, StatusCode::OK, "{set:#?}");
     assert_eq!(set.body["sync_interval_minutes"], 30);
+    assert_eq!(set.body["effective_sync_interval_minutes"], 30);
     assert_eq!(set.body["name"], "Shop", "fields not sent are left alone");
     for bad in [4, 1441] {
         let a = app
