@@ -183,8 +183,10 @@ live_prepare() {
   prepare
   CLEANUP+=("stop_started_services")
   CLEANUP+=("pg_superuser -c 'drop database if exists $DB_NAME with (force)'")
+  CLEANUP+=("pg_superuser -c 'drop database if exists ${DB_NAME}_restored with (force)'")
   export REDIS_KEY_PREFIX="st-opscheck-$$:"
-  CLEANUP+=("redis-cli -u \"\$REDIS_URL\" --scan --pattern '$REDIS_KEY_PREFIX*' | xargs -r redis-cli -u \"\$REDIS_URL\" del >/dev/null")
+  # Keys hold JSON (quotes, spaces): one key a line, nothing else special to xargs.
+  CLEANUP+=("redis-cli -u \"\$REDIS_URL\" --scan --pattern '$REDIS_KEY_PREFIX*' | xargs -r -d '\\n' redis-cli -u \"\$REDIS_URL\" del >/dev/null")
   export CARGO_TARGET_DIR
   BIN="$CARGO_TARGET_DIR/debug"
   # Normally already built by the tests; cargo makes sure they are current.
@@ -318,8 +320,8 @@ check_backup() {
     live_run || return 1
     live_stop
   fi
+  # (dropped by the cleanup that live_prepare registered)
   local owner_url="$DATABASE_OWNER_URL" restored="${DB_NAME}_restored" dir="$WORK/backups"
-  CLEANUP+=("pg_superuser -c 'drop database if exists $restored with (force)'")
   mkdir -p "$dir"
   # Rotation: three older dumps already there, BACKUP_KEEP=2: the new one and the newest
   # old one stay.
