@@ -66,8 +66,12 @@ impl Auth {
     }
 
     /// For writes a read-only subscription no longer allows (an ended or unpaid plan keeps
-    /// its data readable, and billing itself always works).
-    pub async fn require_active_subscription(&self, state: &AppState) -> Result<(), ApiError> {
+    /// its data readable, and billing itself always works). Returns the subscription, so
+    /// a handler needing its limits does not read it again.
+    pub async fn require_active_subscription(
+        &self,
+        state: &AppState,
+    ) -> Result<subscriptions::TenantSubscription, ApiError> {
         let mut tx = tenancy::begin(&state.db, self.scope()).await?;
         let subscription = subscriptions::current(&mut tx).await?;
         tx.commit().await?;
@@ -79,7 +83,7 @@ impl Auth {
                  and syncs need an active plan (see /api/v1/billing).",
             ));
         }
-        Ok(())
+        Ok(subscription)
     }
 }
 

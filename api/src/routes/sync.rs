@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use stock_tracker_shared::accounts::is_unique_violation;
 use stock_tracker_shared::accounts::tenants;
-use stock_tracker_shared::billing::{subscriptions, usage};
+use stock_tracker_shared::billing::usage;
 use stock_tracker_shared::credentials;
 use stock_tracker_shared::jobs::{self, SyncJob};
 use stock_tracker_shared::sync::runs::{self, SyncRun};
@@ -40,12 +40,12 @@ pub struct SyncStarted {
 )]
 pub async fn start_sync(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
     auth.require_write()?;
-    auth.require_active_subscription(&state).await?;
-    let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
-    let limit = subscriptions::current(&mut tx)
+    let limit = auth
+        .require_active_subscription(&state)
         .await?
         .limits()
         .manual_syncs_per_day;
+    let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
     let (_, manual_today) =
         usage::syncs_since(&mut tx, Utc::now() - chrono::Duration::days(1)).await?;
     if manual_today >= limit {
