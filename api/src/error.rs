@@ -287,12 +287,6 @@ impl From<BillingError> for ApiError {
         match e {
             BillingError::Stripe(e) => e.into(),
             BillingError::Db(e) => e.into(),
-            BillingError::Contended => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "billing_busy",
-                "The subscription is being updated by another request; retry shortly.",
-            )
-            .with_retry_after(2),
         }
     }
 }

@@ -42,7 +42,8 @@ async fn deliver_signed(app: &TestApp, payload: &str) -> stock_tracker_tests::ht
 /// Billing state as stored, read as the owner (bypassing the API) for comparisons.
 async fn stored(app: &TestApp, tenant: &str) -> Value {
     let row: (Value,) = sqlx::query_as(
-        "select to_jsonb(s) - 'updated_at' - 'created_at' from subscriptions s where tenant_id = $1",
+        "select to_jsonb(s) - 'updated_at' - 'created_at' - 'stripe_read_at'
+           from subscriptions s where tenant_id = $1",
     )
     .bind(Uuid::parse_str(tenant).unwrap())
     .fetch_one(&app.db.owner)

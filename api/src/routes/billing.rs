@@ -249,7 +249,7 @@ pub async fn change_plan(
     let changed = stripe.change_price(&sub, plan, upgrade).await?;
     let mut tx = tenancy::begin(&state.db, manager.scope()).await?;
     let locked = subscriptions::lock(&mut tx).await?;
-    subscriptions::apply(&mut tx, &locked, &changed, Some(plan)).await?;
+    subscriptions::apply(&mut tx, &locked, &changed, Some(plan), before.read_at).await?;
     if !upgrade && let Some(at) = before.current_period_end {
         subscriptions::schedule_downgrade(&mut tx, before.plan, at).await?;
     }
@@ -292,7 +292,7 @@ pub async fn cancel(
         .and_then(|p| stripe.config().plan_for_price(p));
     let mut tx = tenancy::begin(&state.db, manager.scope()).await?;
     let locked = subscriptions::lock(&mut tx).await?;
-    subscriptions::apply(&mut tx, &locked, &sub, plan).await?;
+    subscriptions::apply(&mut tx, &locked, &sub, plan, before.read_at).await?;
     let after = subscriptions::current(&mut tx).await?;
     tx.commit().await?;
     Ok(Json(after.into()))

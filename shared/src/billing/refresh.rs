@@ -4,8 +4,8 @@
 //!
 //! No database connection is held while Stripe answers: the row is read and the
 //! transaction committed, Stripe is called, and the answer is applied in a short second
-//! transaction that locks the row and checks that nobody changed it meanwhile. If someone
-//! did, Stripe is read again, so the last write is always of the newest state read.
+//! transaction. Answers can then finish out of order; the row keeps the one whose read
+//! began last (see `subscriptions::apply`), which saw every change made before it began.
 
 use super::stripe::{StripeApi, StripeApiError, Subscription};
 use super::subscriptions::{self, SubscriptionStatus, TenantSubscription};
@@ -13,23 +13,17 @@ use crate::ids::TenantId;
 use crate::tenancy::{self, Scope, Tx};
 use sqlx::PgPool;
 
-/// How often a refresh re-reads Stripe when concurrent writers keep changing the row.
-const ATTEMPTS: usize = 5;
-
 #[derive(Debug, thiserror::Error)]
 pub enum BillingError {
     #[error(transparent)]
     Stripe(#[from] StripeApiError),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
-    /// The row kept changing under every re-read; the caller should retry later.
-    #[error("the subscription kept changing while it was re-read from Stripe")]
-    Contended,
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refreshed {
-    /// Stripe's subscription was copied in.
+    /// Stripe's subscription was copied in (or an answer read later already was).
     Applied,
     /// The tenant has no subscription at Stripe (still on the card-less trial).
     NothingAtStripe,
@@ -65,22 +59,18 @@ pub async fn fetch(
     Ok(Fetched { before, sub })
 }
 
-/// Applies what [`fetch`] read, in the caller's transaction: locks the row and returns
-/// None, changing nothing, if the row changed since it was read (fetch again).
+/// Applies what [`fetch`] read, in the caller's transaction (which takes the row lock).
 pub async fn apply_fetched(
     tx: &mut Tx,
     stripe: &StripeApi,
     fetched: &Fetched,
-) -> Result<Option<Refreshed>, BillingError> {
-    let now = subscriptions::lock(tx).await?;
-    if now.updated_at != fetched.before.updated_at {
-        return Ok(None);
-    }
+) -> Result<Refreshed, BillingError> {
     let Some(sub) = &fetched.sub else {
-        return Ok(Some(Refreshed::NothingAtStripe));
+        return Ok(Refreshed::NothingAtStripe);
     };
+    let now = subscriptions::lock(tx).await?;
     if !adopts(&now, &sub.id, sub.status.parse().ok()) {
-        return Ok(Some(Refreshed::Ignored));
+        return Ok(Refreshed::Ignored);
     }
     let plan = sub
         .price_id()
@@ -91,8 +81,10 @@ pub async fn apply_fetched(
             "subscription's price sells none of our plans; the plan is left as it was"
         );
     }
-    subscriptions::apply(tx, &now, sub, plan).await?;
-    Ok(Some(Refreshed::Applied))
+    if !subscriptions::apply(tx, &now, sub, plan, fetched.before.read_at).await? {
+        tracing::debug!(subscription = %sub.id, "a later read of the subscription is stored already");
+    }
+    Ok(Refreshed::Applied)
 }
 
 /// Reads the tenant's subscription from Stripe and stores it.
@@ -102,15 +94,11 @@ pub async fn refresh(
     stripe: &StripeApi,
     named: Option<&str>,
 ) -> Result<Refreshed, BillingError> {
-    for _ in 0..ATTEMPTS {
-        let fetched = fetch(db, tenant, stripe, named).await?;
-        let mut tx = tenancy::begin(db, Scope::tenant(tenant)).await?;
-        if let Some(done) = apply_fetched(&mut tx, stripe, &fetched).await? {
-            tx.commit().await?;
-            return Ok(done);
-        }
-    }
-    Err(BillingError::Contended)
+    let fetched = fetch(db, tenant, stripe, named).await?;
+    let mut tx = tenancy::begin(db, Scope::tenant(tenant)).await?;
+    let done = apply_fetched(&mut tx, stripe, &fetched).await?;
+    tx.commit().await?;
+    Ok(done)
 }
 
 /// A tenant follows one subscription. Another one replaces it only if the current one has

@@ -101,6 +101,7 @@ struct Row {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     grace_ends_at: Option<DateTime<Utc>>,
+    read_at: DateTime<Utc>,
 }
 
 /// A tenant's subscription as the product sees it.
@@ -125,6 +126,9 @@ pub struct TenantSubscription {
     pub updated_at: DateTime<Utc>,
     /// While past due: when access turns read-only (decided by SQL, as access is).
     pub grace_ends_at: Option<DateTime<Utc>>,
+    /// When this was read (the database's clock): a Stripe call made after reading it
+    /// passes this to [`apply`].
+    pub read_at: DateTime<Utc>,
 }
 
 impl TenantSubscription {
@@ -168,6 +172,7 @@ impl TenantSubscription {
             created_at: r.created_at,
             updated_at: r.updated_at,
             grace_ends_at: r.grace_ends_at,
+            read_at: r.read_at,
         })
     }
 }
@@ -178,7 +183,8 @@ const SELECT: &str = "select subscription_plan(plan, downgrade_from, downgrade_a
         trial_ends_at, current_period_start, current_period_end, cancel_at_period_end,
         past_due_since, stripe_customer_id, stripe_subscription_id, downgrade_from,
         downgrade_at, created_at, updated_at,
-        subscription_grace_ends_at(status, past_due_since, now()) as grace_ends_at
+        subscription_grace_ends_at(status, past_due_since, now()) as grace_ends_at,
+        clock_timestamp() as read_at
    from subscriptions";
 
 /// The scope's tenant's subscription.
@@ -222,15 +228,18 @@ pub async fn schedule_downgrade(tx: &mut Tx, from: Plan, at: DateTime<Utc>) -> s
     Ok(())
 }
 
-/// Copies Stripe's subscription into the (locked) row. `plan` is the plan its price sells,
-/// or None for a price that is not ours (the plan then stays as it was). A pending
-/// downgrade is dropped once the billed plan is at least the one it protects.
+/// Copies Stripe's subscription into the (locked) row, unless what the row holds was read
+/// from Stripe later than `stripe_read_at` (then false: the newer answer stays). `plan` is
+/// the plan its price sells, or None for a price that is not ours (the plan then stays as
+/// it was). A pending downgrade is dropped once the billed plan is at least the one it
+/// protects.
 pub async fn apply(
     tx: &mut Tx,
     before: &TenantSubscription,
     sub: &StripeSubscription,
     plan: Option<Plan>,
-) -> sqlx::Result<()> {
+    stripe_read_at: DateTime<Utc>,
+) -> sqlx::Result<bool> {
     let status: SubscriptionStatus = sub
         .status
         .parse()
@@ -238,7 +247,7 @@ pub async fn apply(
     let (period_start, period_end) = sub.period();
     let new_plan = plan.unwrap_or(before.billed_plan);
     let keep_downgrade = before.downgrade_at.is_some() && new_plan < before.plan;
-    sqlx::query(
+    let done = sqlx::query(
         "update subscriptions set
             status = $1, plan = $2, stripe_subscription_id = $3, stripe_price_id = $4,
             stripe_customer_id = coalesce(stripe_customer_id, $5),
@@ -247,7 +256,8 @@ pub async fn apply(
             past_due_since = case when $1 = 'past_due' then coalesce(past_due_since, now()) end,
             downgrade_from = case when $10 then downgrade_from end,
             downgrade_at = case when $10 then downgrade_at end,
-            updated_at = now()",
+            stripe_read_at = $11, updated_at = now()
+          where stripe_read_at is null or stripe_read_at < $11",
     )
     .bind(status)
     .bind(new_plan.as_str())
@@ -259,7 +269,8 @@ pub async fn apply(
     .bind(period_end)
     .bind(sub.cancel_at_period_end)
     .bind(keep_downgrade)
+    .bind(stripe_read_at)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }

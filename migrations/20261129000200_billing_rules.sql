@@ -20,3 +20,10 @@ as $$
         else 'read_only'
     end
 $$;
+
+-- When the Stripe state stored in the row was read (the start of that read). Stripe is
+-- called with no transaction open, so answers can arrive out of order: a write stores its
+-- answer only if its read began after the stored one's, and the row always holds the
+-- newest read. A read begun after Stripe's last change sees that change, so the row
+-- converges on Stripe's state whatever order events and refreshes finish in.
+alter table subscriptions add column stripe_read_at timestamptz;
