@@ -38,8 +38,13 @@ pub struct Problem {
     pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
+/// The error every handler returns. Boxed: handlers return `Result<_, ApiError>` on every
+/// path, and a small `Err` keeps the happy path's `Result` small.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<Detail>);
+
+#[derive(Debug)]
+pub struct Detail {
     status: StatusCode,
     code: &'static str,
     detail: String,
@@ -53,9 +58,22 @@ pub struct ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+impl std::ops::Deref for ApiError {
+    type Target = Detail;
+    fn deref(&self) -> &Detail {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut Detail {
+        &mut self.0
+    }
+}
+
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(Detail {
             status,
             code,
             detail: detail.into(),
@@ -64,7 +82,7 @@ impl ApiError {
             extensions: serde_json::Map::new(),
             source: None,
             location: None,
-        }
+        }))
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {

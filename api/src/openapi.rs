@@ -11,7 +11,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         title = "Stock Tracker API",
         description = "Wildberries stock for sellers: tenants, team, stock and analytics. \
             Errors are RFC 9457 `application/problem+json` documents with a stable `code` \
-            and, for validation errors, the `field` at fault.",
+            and, for validation errors, the `field` at fault. Text inputs may not contain \
+            the NUL character (U+0000): such a value answers 422 `invalid_text`.",
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth),
@@ -124,4 +125,37 @@ fn problem_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi
         )
         .build()
         .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::routes::{
+        api_keys::CreateApiKeyRequest, auth::RegisterRequest, tenant::UpdateTenantRequest,
+    };
+    use stock_tracker_shared::accounts::inputs::NAME_PATTERN;
+    use utoipa::PartialSchema;
+
+    #[test]
+    fn documented_name_patterns_are_the_rule_the_server_applies() {
+        for (schema, property) in [
+            (
+                serde_json::to_value(RegisterRequest::schema()).unwrap(),
+                "company_name",
+            ),
+            (
+                serde_json::to_value(UpdateTenantRequest::schema()).unwrap(),
+                "name",
+            ),
+            (
+                serde_json::to_value(CreateApiKeyRequest::schema()).unwrap(),
+                "name",
+            ),
+        ] {
+            let documented = &schema["properties"][property];
+            let pattern = documented["pattern"]
+                .as_str()
+                .or_else(|| documented["oneOf"][0]["pattern"].as_str());
+            assert_eq!(pattern, Some(NAME_PATTERN), "{property}: {documented}");
+        }
+    }
 }

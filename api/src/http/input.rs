@@ -130,10 +130,40 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "The body must be a JSON object.",
         ));
     }
-    if let Some(field) = nul_in(&value, String::new()) {
+    let value = integral_floats_as_integers(value);
+    // Unknown fields are ignored (the document allows them), so only the text of fields
+    // the type reads is checked for NUL.
+    let mut ignored = Vec::new();
+    let parsed = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(
+        value.clone(),
+        &mut |path: serde_ignored::Path| ignored.push(path.to_string()),
+    ))
+    .map_err(|e| data_error("invalid_field", e))?;
+    if let Some(field) = nul_in(&value, String::new(), &ignored) {
         return Err(ApiError::nul_in_text(&field));
     }
-    serde_path_to_error::deserialize(value).map_err(|e| data_error("invalid_field", e))
+    Ok(parsed)
+}
+
+/// JSON Schema counts `1440.0` as an integer, serde does not: numbers without a fraction
+/// become integers before deserializing (an `f64` field still takes them).
+fn integral_floats_as_integers(value: Value) -> Value {
+    match value {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                // Exact: |f| < 2^53, so the float holds an integer exactly.
+                Value::from(f as i64)
+            }
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => items.into_iter().map(integral_floats_as_integers).collect(),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, integral_floats_as_integers(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// Parses a query string (`a=1&b=x`, already without `?`).
@@ -149,22 +179,26 @@ pub fn parse_query<T: DeserializeOwned>(raw: &str) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|e| data_error("invalid_query", e))
 }
 
-/// The path of the first string holding a NUL character, if any.
-fn nul_in(value: &Value, path: String) -> Option<String> {
+/// The path of the first string holding a NUL character, if any, outside the `ignored`
+/// paths (serde_ignored's form: `a.b`, `a.0`).
+fn nul_in(value: &Value, path: String, ignored: &[String]) -> Option<String> {
+    if ignored.contains(&path) {
+        return None;
+    }
+    let child = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
     match value {
-        Value::String(s) => s.contains('\0').then_some(path),
+        Value::String(s) => s.contains('\0').then_some(path.clone()),
         Value::Array(items) => items
             .iter()
             .enumerate()
-            .find_map(|(i, v)| nul_in(v, format!("{path}[{i}]"))),
-        Value::Object(map) => map.iter().find_map(|(k, v)| {
-            let path = if path.is_empty() {
-                k.clone()
-            } else {
-                format!("{path}.{k}")
-            };
-            nul_in(v, path)
-        }),
+            .find_map(|(i, v)| nul_in(v, child(&i.to_string()), ignored)),
+        Value::Object(map) => map.iter().find_map(|(k, v)| nul_in(v, child(k), ignored)),
         _ => None,
     }
 }

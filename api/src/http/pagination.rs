@@ -34,8 +34,13 @@ impl PageQuery {
         }
     }
 
+    /// The decoded cursor; an empty one asks for the first page, like none.
     pub fn after<K: DeserializeOwned>(&self) -> Result<Option<K>, ApiError> {
-        self.cursor.as_deref().map(decode).transpose()
+        self.cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(decode)
+            .transpose()
     }
 }
 

@@ -21,12 +21,18 @@ use uuid::Uuid;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
-    #[schema(example = "seller@example.com", max_length = 254)]
+    #[schema(example = "seller@example.com", format = Email, max_length = 254)]
     pub email: String,
     /// 8 to 128 characters.
     #[schema(value_type = String, min_length = 8, max_length = 128)]
     pub password: Password,
-    #[schema(example = "ООО Ромашка", min_length = 1, max_length = 200)]
+    /// Shown to the team; no control, invisible or text-direction characters.
+    #[schema(
+        example = "ООО Ромашка",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u00AD\u061C\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*[^\s\u0000-\u001F\u007F-\u009F\u00AD\u061C\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB][^\u0000-\u001F\u007F-\u009F\u00AD\u061C\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*$"
+    )]
     pub company_name: String,
 }
 

@@ -89,6 +89,7 @@ impl From<TenantSubscription> for SubscriptionView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SubscriptionQuery {
     /// Re-read the subscription from Stripe first (the page after Checkout uses this).
     #[serde(default)]

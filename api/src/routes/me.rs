@@ -22,6 +22,7 @@ pub struct MeResponse {
     responses(
         (status = 200, description = "The signed-in user, their tenant and role", body = MeResponse),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "API keys have no user (`forbidden`); sign in as a person", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn me(State(state): State<AppState>, person: Person) -> ApiResult<Json<MeResponse>> {

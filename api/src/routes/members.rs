@@ -28,6 +28,7 @@ pub struct MemberView {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct InvitationRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// `admin`, `member` or `viewer`; only owners may invite admins.
     pub role: RoleView,

@@ -120,31 +120,38 @@ impl NewPassword {
     }
 }
 
-/// Trimmed, NFC, 1 to `max` characters, no control, format (zero-width, bidi override,
-/// byte-order mark) or line/paragraph separator characters: what a name shown to other
-/// people may hold without spoofing them.
+/// What a name shown to other people may not contain, anywhere: control, format
+/// (zero-width, bidi override, byte-order mark) and line/paragraph separator characters,
+/// which let a name spoof another or break the page it is shown on.
+fn refused_in_names(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}')
+}
+
+/// The same rule for the OpenAPI document (JSON Schema `pattern`, ECMA syntax): no refused
+/// character, and at least one that is not white space. Kept beside [`refused_in_names`];
+/// a test checks that they agree.
+pub const NAME_PATTERN: &str = r"^[^\u0000-\u001F\u007F-\u009F\u00AD\u061C\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*[^\s\u0000-\u001F\u007F-\u009F\u00AD\u061C\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB][^\u0000-\u001F\u007F-\u009F\u00AD\u061C\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*$";
+
+/// 1 to `max` characters as typed (so the document's `maxLength` means what it says),
+/// none refused, not only white space; stored trimmed and in NFC.
 fn display_name(raw: &str, max: usize) -> Result<String, Invalid> {
-    let name: String = raw.trim().nfc().collect();
-    let len = name.chars().count();
-    let refused = |c: char| {
-        c.is_control()
-            || matches!(c,
-                '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
-                | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}'
-                | '\u{FFF9}'..='\u{FFFB}')
-    };
-    if !(1..=max).contains(&len) {
+    let len = raw.chars().count();
+    if !(1..=max).contains(&len) || raw.trim().is_empty() {
         Err(Invalid::new(
             "invalid_name",
             format!("Names are 1 to {max} characters."),
         ))
-    } else if name.chars().any(refused) {
+    } else if raw.chars().any(refused_in_names) {
         Err(Invalid::new(
             "invalid_name",
             "Names may not contain control, invisible or text-direction characters.",
         ))
     } else {
-        Ok(name)
+        Ok(raw.trim().nfc().collect())
     }
 }
 
@@ -225,8 +232,43 @@ mod tests {
         assert!(CompanyName::parse("   ").is_err());
         assert!(CompanyName::parse(&"x".repeat(201)).is_err());
         assert!(KeyName::parse(&"x".repeat(101)).is_err());
-        for c in ['\u{0}', '\u{202E}', '\u{200B}', '\u{FEFF}', '\u{2028}'] {
+        for c in [
+            '\u{0}', '\u{202E}', '\u{200B}', '\u{FEFF}', '\u{2028}', '\t',
+        ] {
             assert!(CompanyName::parse(&format!("a{c}b")).is_err(), "{c:?}");
+            assert!(CompanyName::parse(&format!("ab{c}")).is_err(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn the_documented_pattern_agrees_with_the_rule() {
+        // JSON Schema's \u escapes and \s read the same in the regex crate for these.
+        let pattern = regex::Regex::new(NAME_PATTERN).unwrap();
+        let samples = [
+            "ООО Ромашка",
+            " a ",
+            "a",
+            "   ",
+            "",
+            "a\tb",
+            "a\u{202E}b",
+            "\u{FEFF}a",
+            "a\u{2028}",
+            "\u{00A0}x\u{3000}",
+            "x\u{85}",
+            "\u{200B}",
+            "Café",
+        ];
+        for s in samples {
+            assert_eq!(pattern.is_match(s), CompanyName::parse(s).is_ok(), "{s:?}");
+        }
+        for c in (0..0x3100u32).filter_map(char::from_u32) {
+            let s = format!("x{c}");
+            assert_eq!(
+                pattern.is_match(&s),
+                CompanyName::parse(&s).is_ok(),
+                "{c:?}"
+            );
         }
     }
 }
