@@ -40,7 +40,7 @@ cleanup() {
   fi
   for ((i = ${#CLEANUP[@]} - 1; i >= 0; i--)); do eval "${CLEANUP[$i]}" || true; done
   if [ -n "${SCHEMATHESIS_REPORT_DIR:-}" ] && [ -d "$WORK/report" ]; then
-    mkdir -p "$SCHEMATHESIS_REPORT_DIR" && cp -a "$WORK/report/." "$SCHEMATHESIS_REPORT_DIR/" || true
+    { mkdir -p "$SCHEMATHESIS_REPORT_DIR" && cp -a "$WORK/report/." "$SCHEMATHESIS_REPORT_DIR/"; } || true
   fi
   if [ "${SCHEMATHESIS_KEEP:-0}" = 1 ]; then echo "kept $WORK (SCHEMATHESIS_KEEP=1)"; else rm -rf "$WORK"; fi
   exit "$rc"
@@ -258,6 +258,35 @@ checks.positive_data_acceptance.expected-statuses = [$POSITIVE, "422"]
 TOML
 }
 
+# One line per failure (operation, check, what came back), from schemathesis' report above.
+summarise() {
+  python3 - "$1" <<'PY'
+import re, sys
+op, check, rows = None, None, []
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    line = line.rstrip("\n")
+    m = re.match(r"^_{3,} (\S+ \S+) _{3,}$", line)
+    if m:
+        op = m.group(1)
+        continue
+    m = re.match(r"^- (ST\d+ .*)$", line)
+    if m and op:
+        check = m.group(1)
+        rows.append([op, check, ""])
+        continue
+    m = re.match(r"^\[(\d{3})\] ", line)
+    if m and rows and not rows[-1][2]:
+        rows[-1][2] = m.group(1)
+    m = re.match(r"^\s+curl (.*)$", line)
+    if m and rows and len(rows[-1]) == 3:
+        rows[-1].append("curl " + m.group(1))
+if rows:
+    print(f"schemathesis failures ({len(rows)}), one per line: operation | check | status | reproduction")
+    for r in rows:
+        print("  " + " | ".join(r))
+PY
+}
+
 run_schemathesis() {
   write_config
   mkdir -p "$WORK/report"
@@ -270,8 +299,9 @@ run_schemathesis() {
     --request-timeout 15 \
     --no-color \
     --report junit --report-dir "$WORK/report" \
-    "$@" || rc=$?
+    "$@" 2>&1 | tee "$WORK/report/output.txt" || rc=$?
   echo
+  if [ "$rc" -ne 0 ]; then summarise "$WORK/report/output.txt"; fi
   if [ "$rc" -eq 0 ]; then
     echo "schemathesis: no failures ($((SECONDS - started)) s)"
   else
