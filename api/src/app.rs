@@ -1,18 +1,21 @@
 //! The router: every route, its OpenAPI entry, and the layers all requests pass through.
 
 use crate::error::ApiError;
-use crate::http::{metrics, quota, request_id};
+use crate::http::{metrics, problems, quota, request_id};
 use crate::openapi::ApiDoc;
 use crate::routes::{
     api_keys, auth, billing, credentials, health, me, members, stock, sync, tenant,
 };
 use crate::state::AppState;
 use axum::Router;
+use axum::extract::Request;
+use axum::middleware::Next;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tower::ServiceBuilder;
 use tower_governor::GovernorError;
 use tower_governor::GovernorLayer;
@@ -74,6 +77,11 @@ pub fn router(state: AppState) -> Router {
                     state.http_metrics.clone(),
                     metrics::middleware,
                 ))
+                .layer(axum::middleware::from_fn(problems::every_error_is_a_problem))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.config.request_timeout,
+                    problems::request_timeout,
+                ))
                 .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
                 .layer(axum::middleware::from_fn(quota::middleware)),
         )
@@ -89,12 +97,23 @@ fn auth_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .finish()
         .expect("burst and period are validated as positive by the config");
     let limiter = config.limiter().clone();
-    // Forget addresses that have been quiet, so the table does not grow without bound.
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            limiter.retain_recent();
+    // Forget addresses that have been quiet, so the table does not grow without bound:
+    // done by the requests themselves, at most once a minute, so no task outlives the app.
+    let last_sweep = Arc::new(std::sync::Mutex::new(Instant::now()));
+    let sweep = axum::middleware::from_fn(move |request: Request, next: Next| {
+        let (limiter, last_sweep) = (limiter.clone(), last_sweep.clone());
+        async move {
+            let due = last_sweep.lock().ok().is_some_and(|mut at| {
+                let due = at.elapsed() >= Duration::from_secs(60);
+                if due {
+                    *at = Instant::now();
+                }
+                due
+            });
+            if due {
+                limiter.retain_recent();
+            }
+            next.run(request).await
         }
     });
     OpenApiRouter::new()
@@ -104,6 +123,7 @@ fn auth_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(auth::logout))
         .routes(routes!(auth::accept_invitation))
         .layer(GovernorLayer::new(config).error_handler(rate_limited))
+        .layer(sweep)
 }
 
 fn rate_limited(err: GovernorError) -> Response {

@@ -145,7 +145,7 @@ async fn checkout_creates_one_customer_and_a_subscription_session_for_the_plan()
             json!({"plan": "gold"}),
         )
         .await;
-    assert_eq!(bad.problem(422, "invalid_plan")["field"], "plan");
+    assert_eq!(bad.problem(422, "invalid_field")["field"], "plan");
     let portal = app
         .post("/api/v1/billing/portal-session", Some(&s.access), json!({}))
         .await;

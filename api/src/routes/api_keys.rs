@@ -1,20 +1,20 @@
 //! `/api/v1/api-keys`: keys for the seller's own systems. Owners and admins manage them,
 //! signed in as themselves (a key cannot mint or revoke keys).
 
-use crate::auth::Auth;
+use crate::auth::{Active, Manager};
 use crate::auth::opaque::{self, API_KEY};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::http::json::JsonBody;
+use crate::http::input::{JsonBody, PathParams};
 use crate::state::AppState;
 use crate::validate;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use stock_tracker_shared::accounts::api_keys::{self, ApiKey, KeyScope, NewKey};
+use stock_tracker_shared::ids::ApiKeyId;
 use stock_tracker_shared::tenancy;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateApiKeyRequest {
@@ -44,11 +44,10 @@ pub struct ApiKeyCreated {
 )]
 pub async fn create(
     State(state): State<AppState>,
-    auth: Auth,
+    manager: Active<Manager>,
     JsonBody(body): JsonBody<CreateApiKeyRequest>,
 ) -> ApiResult<(StatusCode, Json<ApiKeyCreated>)> {
-    auth.require_manage()?;
-    let user = auth.user()?;
+    let (auth, user) = (manager.auth, manager.user);
     let name = validate::name("name", &body.name)?;
     if name.chars().count() > 100 {
         return Err(ApiError::invalid(
@@ -57,7 +56,6 @@ pub async fn create(
             "At most 100 characters.",
         ));
     }
-    auth.require_active_subscription(&state).await?;
     let generated = opaque::generate(API_KEY, auth.tenant);
     let hint: String = generated
         .token
@@ -99,10 +97,11 @@ pub async fn create(
         (status = 403, description = "Only owners and admins, signed in, see keys", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<ApiKey>>> {
-    auth.require_manage()?;
-    auth.user()?;
-    let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+pub async fn list(
+    State(state): State<AppState>,
+    manager: Manager,
+) -> ApiResult<Json<Vec<ApiKey>>> {
+    let mut tx = tenancy::begin(&state.db, manager.scope()).await?;
     let keys = api_keys::list(&mut tx).await?;
     tx.commit().await?;
     Ok(Json(keys))
@@ -120,13 +119,11 @@ pub async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<V
 )]
 pub async fn revoke(
     State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<Uuid>,
+    manager: Manager,
+    PathParams(id): PathParams<ApiKeyId>,
 ) -> ApiResult<StatusCode> {
-    auth.require_manage()?;
-    auth.user()?;
-    let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
-    let revoked = api_keys::revoke(&mut tx, id).await?;
+    let mut tx = tenancy::begin(&state.db, manager.scope()).await?;
+    let revoked = api_keys::revoke(&mut tx, id.0).await?;
     tx.commit().await?;
     if revoked {
         Ok(StatusCode::NO_CONTENT)

@@ -3,7 +3,7 @@
 use crate::auth::opaque::{self, INVITATION, REFRESH};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::client_ip::ClientIp;
-use crate::http::json::JsonBody;
+use crate::http::input::JsonBody;
 use crate::routes::{RoleView, TenantView, UserView};
 use crate::state::AppState;
 use crate::validate;

@@ -1,11 +1,12 @@
 //! `/api/v1/sync`: start a sync and follow its runs.
 
-use crate::auth::Auth;
+use crate::auth::{Active, Auth, Caller, Writer};
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::input::{PathParams, QueryParams};
 use crate::http::pagination::{Page, PageQuery};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -14,6 +15,7 @@ use stock_tracker_shared::accounts::is_unique_violation;
 use stock_tracker_shared::accounts::tenants;
 use stock_tracker_shared::billing::usage;
 use stock_tracker_shared::credentials;
+use stock_tracker_shared::ids::SyncRunId;
 use stock_tracker_shared::jobs::{self, SyncJob};
 use stock_tracker_shared::sync::runs::{self, SyncRun};
 use stock_tracker_shared::tenancy;
@@ -38,13 +40,12 @@ pub struct SyncStarted {
         (status = 429, description = "The plan's manual syncs for the last 24 hours are used (`manual_sync_limit`, with `limit`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn start_sync(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
-    auth.require_write()?;
-    let limit = auth
-        .require_active_subscription(&state)
-        .await?
-        .limits()
-        .manual_syncs_per_day;
+pub async fn start_sync(
+    State(state): State<AppState>,
+    writer: Active<Writer>,
+) -> ApiResult<Response> {
+    let limit = writer.subscription.limits().manual_syncs_per_day;
+    let auth = writer.auth();
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
     let (_, manual_today) =
         usage::syncs_since(&mut tx, Utc::now() - chrono::Duration::days(1)).await?;
@@ -119,7 +120,7 @@ pub async fn start_sync(State(state): State<AppState>, auth: Auth) -> ApiResult<
 pub async fn list_runs(
     State(state): State<AppState>,
     auth: Auth,
-    Query(page): Query<PageQuery>,
+    QueryParams(page): QueryParams<PageQuery>,
 ) -> ApiResult<Json<Page<SyncRun>>> {
     let limit = page.limit()?;
     let after: Option<(DateTime<Utc>, Uuid)> = page.after()?;
@@ -147,11 +148,10 @@ pub async fn list_runs(
 pub async fn get_run(
     State(state): State<AppState>,
     auth: Auth,
-    Path(run_id): Path<String>,
+    PathParams(run_id): PathParams<SyncRunId>,
 ) -> ApiResult<Json<SyncRun>> {
-    let id = Uuid::try_parse(&run_id).map_err(|_| ApiError::not_found("sync run"))?;
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
-    let run = runs::get(&mut tx, id)
+    let run = runs::get(&mut tx, run_id.0)
         .await?
         .ok_or_else(|| ApiError::not_found("sync run"))?;
     tx.commit().await?;

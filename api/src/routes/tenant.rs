@@ -1,8 +1,8 @@
 //! `/api/v1/tenant`: the signed-in user's tenant.
 
-use crate::auth::Auth;
+use crate::auth::{Active, Auth, Manager};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::http::json::JsonBody;
+use crate::http::input::JsonBody;
 use crate::routes::TenantView;
 use crate::state::AppState;
 use crate::validate;
@@ -53,11 +53,10 @@ pub async fn get_tenant(State(state): State<AppState>, auth: Auth) -> ApiResult<
 )]
 pub async fn update_tenant(
     State(state): State<AppState>,
-    auth: Auth,
+    manager: Active<Manager>,
     JsonBody(body): JsonBody<UpdateTenantRequest>,
 ) -> ApiResult<Json<TenantView>> {
-    auth.require_manage()?;
-    auth.require_active_subscription(&state).await?;
+    let auth = manager.auth;
     let name = body
         .name
         .as_deref()

@@ -1,10 +1,20 @@
 //! Re-reading a tenant's subscription from Stripe. Webhooks, the subscription page's
 //! refresh, plan changes and the daily reconciliation all end here, so whatever order
 //! Stripe's events arrive in, the stored state is Stripe's state when it was last read.
+//!
+//! No database connection is held while Stripe answers: the row is read and the
+//! transaction committed, Stripe is called, and the answer is applied in a short second
+//! transaction that locks the row and checks that nobody changed it meanwhile. If someone
+//! did, Stripe is read again, so the last write is always of the newest state read.
 
-use super::stripe::{StripeApi, StripeApiError};
+use super::stripe::{StripeApi, StripeApiError, Subscription};
 use super::subscriptions::{self, TenantSubscription, is_terminal};
-use crate::tenancy::Tx;
+use crate::ids::TenantId;
+use crate::tenancy::{self, Scope, Tx};
+use sqlx::PgPool;
+
+/// How often a refresh re-reads Stripe when concurrent writers keep changing the row.
+const ATTEMPTS: usize = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BillingError {
@@ -12,6 +22,9 @@ pub enum BillingError {
     Stripe(#[from] StripeApiError),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+    /// The row kept changing under every re-read; the caller should retry later.
+    #[error("the subscription kept changing while it was re-read from Stripe")]
+    Contended,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -25,28 +38,49 @@ pub enum Refreshed {
     Ignored,
 }
 
-/// Reads and stores the tenant's subscription. `named` is the subscription an event is
-/// about; without one, the stored subscription, or else the customer's newest one. Takes
-/// the row lock first, so concurrent refreshes of one tenant run one after another.
-pub async fn refresh(
-    tx: &mut Tx,
+/// What Stripe said, and the row it was read for.
+pub struct Fetched {
+    before: TenantSubscription,
+    sub: Option<Subscription>,
+}
+
+/// Reads the tenant's row (committing at once), then asks Stripe about `named`, else the
+/// stored subscription, else the customer's newest one.
+pub async fn fetch(
+    db: &PgPool,
+    tenant: TenantId,
     stripe: &StripeApi,
     named: Option<&str>,
-) -> Result<Refreshed, BillingError> {
-    let before = subscriptions::lock(tx).await?;
+) -> Result<Fetched, BillingError> {
+    let mut tx = tenancy::begin(db, Scope::tenant(tenant)).await?;
+    let before = subscriptions::current(&mut tx).await?;
+    tx.commit().await?;
     let sub = match (named, before.stripe_subscription_id.as_deref()) {
-        (Some(id), _) => stripe.subscription(id).await?,
-        (None, Some(id)) => stripe.subscription(id).await?,
+        (Some(id), _) | (None, Some(id)) => Some(stripe.subscription(id).await?),
         (None, None) => match before.stripe_customer_id.as_deref() {
-            Some(customer) => match stripe.latest_subscription(customer).await? {
-                Some(sub) => sub,
-                None => return Ok(Refreshed::NothingAtStripe),
-            },
-            None => return Ok(Refreshed::NothingAtStripe),
+            Some(customer) => stripe.latest_subscription(customer).await?,
+            None => None,
         },
     };
-    if !adopts(&before, &sub.id, &sub.status) {
-        return Ok(Refreshed::Ignored);
+    Ok(Fetched { before, sub })
+}
+
+/// Applies what [`fetch`] read, in the caller's transaction: locks the row and returns
+/// None, changing nothing, if the row changed since it was read (fetch again).
+pub async fn apply_fetched(
+    tx: &mut Tx,
+    stripe: &StripeApi,
+    fetched: &Fetched,
+) -> Result<Option<Refreshed>, BillingError> {
+    let now = subscriptions::lock(tx).await?;
+    if now.updated_at != fetched.before.updated_at {
+        return Ok(None);
+    }
+    let Some(sub) = &fetched.sub else {
+        return Ok(Some(Refreshed::NothingAtStripe));
+    };
+    if !adopts(&now, &sub.id, &sub.status) {
+        return Ok(Some(Refreshed::Ignored));
     }
     let plan = sub
         .price_id()
@@ -57,8 +91,26 @@ pub async fn refresh(
             "subscription's price sells none of our plans; the plan is left as it was"
         );
     }
-    subscriptions::apply(tx, &before, &sub, plan).await?;
-    Ok(Refreshed::Applied)
+    subscriptions::apply(tx, &now, sub, plan).await?;
+    Ok(Some(Refreshed::Applied))
+}
+
+/// Reads the tenant's subscription from Stripe and stores it.
+pub async fn refresh(
+    db: &PgPool,
+    tenant: TenantId,
+    stripe: &StripeApi,
+    named: Option<&str>,
+) -> Result<Refreshed, BillingError> {
+    for _ in 0..ATTEMPTS {
+        let fetched = fetch(db, tenant, stripe, named).await?;
+        let mut tx = tenancy::begin(db, Scope::tenant(tenant)).await?;
+        if let Some(done) = apply_fetched(&mut tx, stripe, &fetched).await? {
+            tx.commit().await?;
+            return Ok(done);
+        }
+    }
+    Err(BillingError::Contended)
 }
 
 /// A tenant follows one subscription. Another one replaces it only if the current one has

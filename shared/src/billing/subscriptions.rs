@@ -55,6 +55,7 @@ struct Row {
     downgrade_from: Option<String>,
     downgrade_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
 /// A tenant's subscription as the product sees it.
@@ -75,6 +76,8 @@ pub struct TenantSubscription {
     pub stripe_subscription_id: Option<String>,
     pub downgrade_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// Changes with every write: tells a writer whether the row moved since it read it.
+    pub updated_at: DateTime<Utc>,
 }
 
 impl TenantSubscription {
@@ -116,6 +119,7 @@ impl TenantSubscription {
             stripe_subscription_id: r.stripe_subscription_id,
             downgrade_at: r.downgrade_from.and(r.downgrade_at),
             created_at: r.created_at,
+            updated_at: r.updated_at,
         })
     }
 }
@@ -130,7 +134,7 @@ const SELECT: &str = "select subscription_plan(plan, downgrade_from, downgrade_a
         subscription_access(status, trial_ends_at, past_due_since, now()) as access,
         trial_ends_at, current_period_start, current_period_end, cancel_at_period_end,
         past_due_since, stripe_customer_id, stripe_subscription_id, downgrade_from,
-        downgrade_at, created_at
+        downgrade_at, created_at, updated_at
    from subscriptions";
 
 /// The scope's tenant's subscription.
@@ -149,12 +153,17 @@ pub async fn lock(tx: &mut Tx) -> sqlx::Result<TenantSubscription> {
     TenantSubscription::from_row(row)
 }
 
-pub async fn set_customer(tx: &mut Tx, customer: &str) -> sqlx::Result<()> {
-    sqlx::query("update subscriptions set stripe_customer_id = $1, updated_at = now()")
-        .bind(customer)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+/// Links the tenant to a Stripe customer unless it already has one; returns the customer
+/// the tenant is linked to afterwards (another request's, if it won the race).
+pub async fn set_customer(tx: &mut Tx, customer: &str) -> sqlx::Result<String> {
+    sqlx::query_scalar(
+        "update subscriptions
+            set stripe_customer_id = coalesce(stripe_customer_id, $1), updated_at = now()
+         returning stripe_customer_id",
+    )
+    .bind(customer)
+    .fetch_one(&mut **tx)
+    .await
 }
 
 /// Keeps `from`'s limits until `at` although the lower plan is billed from then on.

@@ -156,6 +156,8 @@ impl Outcome {
 }
 
 /// Applies a verified event. An error means nothing was recorded: Stripe retries later.
+/// Stripe is read before the transaction that records the event and applies it, so no
+/// connection waits on Stripe (see `refresh`).
 pub async fn process(
     db: &PgPool,
     stripe: &StripeApi,
@@ -173,29 +175,51 @@ pub async fn process(
     let Some(tenant) = tenant else {
         return record_only(db, event, Outcome::Ignored).await;
     };
+    for _ in 0..3 {
+        if already_recorded(db, tenant, event).await? {
+            return Ok(Outcome::Duplicate);
+        }
+        let fetched = refresh::fetch(db, tenant, stripe, event.subscription()).await?;
+        let mut tx = tenancy::begin(db, Scope::tenant(tenant)).await?;
+        // A second delivery waits here for the first to commit, then finds its id taken.
+        if !record(&mut tx, event, Outcome::Processed).await? {
+            return Ok(Outcome::Duplicate);
+        }
+        let Some(refreshed) = refresh::apply_fetched(&mut tx, stripe, &fetched).await? else {
+            // The row changed while Stripe was read: read again (the event is not recorded).
+            continue;
+        };
+        if refreshed == Refreshed::Ignored {
+            tracing::info!(event = %event.id, "event about an ended subscription the tenant no longer follows");
+        }
+        if let Some(kind) = tenant_event_kind(&event.kind) {
+            sqlx::query(
+                "insert into tenant_events (id, tenant_id, kind, dedupe_key, payload)
+                 values ($1, $2, $3, $4, jsonb_build_object('stripe_event', $4::text))
+                 on conflict do nothing",
+            )
+            .bind(uuid::Uuid::now_v7())
+            .bind(tenant)
+            .bind(kind)
+            .bind(&event.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        return Ok(Outcome::Processed);
+    }
+    Err(BillingError::Contended)
+}
+
+/// Whether the event was processed before (checked before asking Stripe anything).
+async fn already_recorded(db: &PgPool, tenant: TenantId, event: &Event) -> sqlx::Result<bool> {
     let mut tx = tenancy::begin(db, Scope::tenant(tenant)).await?;
-    // A second delivery waits here for the first to commit, then finds its id taken.
-    if !record(&mut tx, event, Outcome::Processed).await? {
-        return Ok(Outcome::Duplicate);
-    }
-    if refresh::refresh(&mut tx, stripe, event.subscription()).await? == Refreshed::Ignored {
-        tracing::info!(event = %event.id, "event about an ended subscription the tenant no longer follows");
-    }
-    if let Some(kind) = tenant_event_kind(&event.kind) {
-        sqlx::query(
-            "insert into tenant_events (id, tenant_id, kind, dedupe_key, payload)
-             values ($1, $2, $3, $4, jsonb_build_object('stripe_event', $4::text))
-             on conflict do nothing",
-        )
-        .bind(uuid::Uuid::now_v7())
-        .bind(tenant)
-        .bind(kind)
+    let seen: bool = sqlx::query_scalar("select exists(select 1 from stripe_events where id = $1)")
         .bind(&event.id)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-    }
     tx.commit().await?;
-    Ok(Outcome::Processed)
+    Ok(seen)
 }
 
 /// Events the seller is told about (delivered by the notifications work).

@@ -8,3 +8,4 @@ pub mod snapshot;
 pub mod store;
 
 pub use run::{Outcome, Syncer};
+pub use snapshot::WarehouseKind;
