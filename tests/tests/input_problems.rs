@@ -202,6 +202,12 @@ fn cases(doc: &Value) -> (Vec<Case>, Vec<String>) {
             };
             for (p, s) in params.iter().zip(&schemas) {
                 let name = p["name"].as_str().unwrap_or_default();
+                if p["in"] == "path" && !route.contains(&format!("{{{name}}}")) {
+                    defects.push(format!(
+                        "{verb} {route}: path parameter {name} is not in the path template"
+                    ));
+                    continue;
+                }
                 let Some(schema) = s else { continue };
                 match p["in"].as_str() {
                     Some("query") => {
