@@ -8,10 +8,10 @@ use crate::routes::{
 };
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::Request;
-use axum::middleware::Next;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth_routes(&state))
         .routes(routes!(me::me))
         .routes(routes!(tenant::get_tenant, tenant::update_tenant))
@@ -63,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(health::ready))
         .routes(routes!(health::metrics))
         .split_for_parts();
+    crate::openapi::document_shared_problems(&mut openapi);
 
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(not_found)
@@ -77,7 +78,9 @@ pub fn router(state: AppState) -> Router {
                     state.http_metrics.clone(),
                     metrics::middleware,
                 ))
-                .layer(axum::middleware::from_fn(problems::every_error_is_a_problem))
+                .layer(axum::middleware::from_fn(
+                    problems::every_error_is_a_problem,
+                ))
                 .layer(axum::middleware::from_fn_with_state(
                     state.config.request_timeout,
                     problems::request_timeout,

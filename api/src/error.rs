@@ -8,6 +8,7 @@ use crate::http::request_id;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use stock_tracker_shared::accounts::Invalid;
 use stock_tracker_shared::billing::refresh::BillingError;
 use stock_tracker_shared::billing::stripe::StripeApiError;
 use stock_tracker_shared::wb::WbError;
@@ -79,6 +80,11 @@ impl ApiError {
     pub fn with_extension(mut self, key: &str, value: serde_json::Value) -> Self {
         self.extensions.insert(key.to_string(), value);
         self
+    }
+
+    /// 422 for a field a domain type refused (see `accounts::inputs`).
+    pub fn field(field: &str, invalid: Invalid) -> Self {
+        Self::invalid(invalid.code, field, invalid.detail)
     }
 
     /// 422 for a field that parsed but is not acceptable.

@@ -43,3 +43,85 @@ impl Modify for BearerAuth {
         }
     }
 }
+
+/// Statuses that conventions shared by every route can answer, added to each operation the
+/// convention applies to (a handler documents only what is particular to it). One place,
+/// so the document cannot drift from the extractors and layers that send them.
+pub fn document_shared_problems(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::path::{Operation, ParameterIn};
+
+    for item in doc.paths.paths.values_mut() {
+        let ops: [&mut Option<Operation>; 5] = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in ops.into_iter().flatten() {
+            let params = |place: ParameterIn| {
+                op.parameters.iter().flatten().any(|p| match p {
+                    RefOr::T(p) => p.parameter_in == place,
+                    RefOr::Ref(_) => false,
+                })
+            };
+            let mut add = Vec::new();
+            if op.security.is_some() {
+                add.push(("401", "No valid access token or API key (`unauthorized`)"));
+                add.push((
+                    "429",
+                    "An API key's plan quota is used up (`quota_exceeded`, with `Retry-After`)",
+                ));
+            }
+            if op.request_body.is_some() {
+                add.push(("400", "The body is not valid JSON (`malformed_json`)"));
+                add.push(("413", "The body is too large (`body_too_large`)"));
+                add.push((
+                    "415",
+                    "The body is not `application/json` (`unsupported_media_type`)",
+                ));
+                add.push((
+                    "422",
+                    "A field is missing, mistyped or invalid (`field` names it)",
+                ));
+            }
+            if params(ParameterIn::Query) {
+                add.push((
+                    "422",
+                    "A query parameter does not parse (`invalid_query`, `field` names it)",
+                ));
+            }
+            if params(ParameterIn::Path) {
+                add.push((
+                    "404",
+                    "Nothing matches the path (`not_found`; a malformed id too)",
+                ));
+            }
+            add.push((
+                "503",
+                "A dependency is unavailable or the request took too long (`database_unavailable`, `request_timeout`)",
+            ));
+            for (status, description) in add {
+                op.responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| problem_response(description));
+            }
+        }
+    }
+}
+
+fn problem_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            crate::error::PROBLEM_JSON,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+        .into()
+}

@@ -170,7 +170,10 @@ fn nul_in(value: &Value, path: String) -> Option<String> {
 }
 
 /// A shape error (missing field, wrong type, value out of range) as a 422 naming the field.
-fn data_error<E: std::error::Error>(code: &'static str, err: serde_path_to_error::Error<E>) -> ApiError {
+fn data_error<E: std::error::Error>(
+    code: &'static str,
+    err: serde_path_to_error::Error<E>,
+) -> ApiError {
     let path = err.path().to_string();
     let message = err.into_inner().to_string();
     // serde reports a missing field at its parent's path, naming it in the message.
@@ -236,7 +239,10 @@ mod tests {
 
         // A number where an enum is expected names the field instead of "not JSON".
         let e = parse_json::<Body>(br#"{"email": "a@b.co", "count": 1, "kind": 5}"#).unwrap_err();
-        assert_eq!((e.status().as_u16(), field(&e).as_deref()), (422, Some("kind")));
+        assert_eq!(
+            (e.status().as_u16(), field(&e).as_deref()),
+            (422, Some("kind"))
+        );
 
         assert!(parse_json::<Body>(br#"{"email": "a@b.co", "count": 2} trailing"#).is_err());
         assert!(parse_json::<Body>(br#"{"email": "a@b.co", "count": 2}"#).is_ok());
@@ -248,7 +254,10 @@ mod tests {
         assert_eq!((e.status().as_u16(), e.code()), (422, "invalid_body"));
 
         let e = parse_json::<Body>(br#"{"email": "a\u0000@b.co", "count": 2}"#).unwrap_err();
-        assert_eq!((e.code(), field(&e).as_deref()), ("invalid_text", Some("email")));
+        assert_eq!(
+            (e.code(), field(&e).as_deref()),
+            ("invalid_text", Some("email"))
+        );
     }
 
     #[derive(serde::Deserialize, Debug)]
@@ -264,7 +273,11 @@ mod tests {
         let q: Q = parse_query("limit=5&kind=wb&other=ignored").unwrap();
         assert_eq!(q.limit, Some(5));
 
-        for (raw, name) in [("limit=abc", "limit"), ("limit=-1", "limit"), ("kind=shop", "kind")] {
+        for (raw, name) in [
+            ("limit=abc", "limit"),
+            ("limit=-1", "limit"),
+            ("kind=shop", "kind"),
+        ] {
             let e = parse_query::<Q>(raw).unwrap_err();
             assert_eq!(
                 (e.status().as_u16(), e.code(), field(&e).as_deref()),
@@ -273,6 +286,9 @@ mod tests {
             );
         }
         let e = parse_query::<Q>("search=a%00b").unwrap_err();
-        assert_eq!((e.code(), field(&e).as_deref()), ("invalid_text", Some("search")));
+        assert_eq!(
+            (e.code(), field(&e).as_deref()),
+            ("invalid_text", Some("search"))
+        );
     }
 }

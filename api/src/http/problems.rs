@@ -43,7 +43,10 @@ pub async fn every_error_is_a_problem(request: Request, next: Next) -> Response 
     if !(status.is_client_error() || status.is_server_error()) || is_problem {
         return response;
     }
-    let retry_after = response.headers().get(axum::http::header::RETRY_AFTER).cloned();
+    let retry_after = response
+        .headers()
+        .get(axum::http::header::RETRY_AFTER)
+        .cloned();
     let mut problem = match status {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::body_too_large(),
         StatusCode::NOT_FOUND => ApiError::new(status, "not_found", "Not found."),

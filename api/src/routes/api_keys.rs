@@ -1,16 +1,16 @@
 //! `/api/v1/api-keys`: keys for the seller's own systems. Owners and admins manage them,
 //! signed in as themselves (a key cannot mint or revoke keys).
 
-use crate::auth::{Active, Manager};
 use crate::auth::opaque::{self, API_KEY};
+use crate::auth::{Active, Manager};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::input::{JsonBody, PathParams};
 use crate::state::AppState;
-use crate::validate;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use stock_tracker_shared::accounts::KeyName;
 use stock_tracker_shared::accounts::api_keys::{self, ApiKey, KeyScope, NewKey};
 use stock_tracker_shared::ids::ApiKeyId;
 use stock_tracker_shared::tenancy;
@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateApiKeyRequest {
     /// What the key is for, 1 to 100 characters ("ERP export").
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// `read` (GET only) or `read_write` (also starts syncs).
     pub scope: KeyScope,
@@ -48,14 +49,7 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateApiKeyRequest>,
 ) -> ApiResult<(StatusCode, Json<ApiKeyCreated>)> {
     let (auth, user) = (manager.auth, manager.user);
-    let name = validate::name("name", &body.name)?;
-    if name.chars().count() > 100 {
-        return Err(ApiError::invalid(
-            "invalid_name",
-            "name",
-            "At most 100 characters.",
-        ));
-    }
+    let name = KeyName::parse(&body.name).map_err(|e| ApiError::field("name", e))?;
     let generated = opaque::generate(API_KEY, auth.tenant);
     let hint: String = generated
         .token
@@ -71,7 +65,7 @@ pub async fn create(
         &mut tx,
         NewKey {
             tenant: auth.tenant,
-            name: &name,
+            name: name.as_str(),
             scope: body.scope,
             key_hash: &generated.hash,
             hint: &hint,
@@ -97,10 +91,7 @@ pub async fn create(
         (status = 403, description = "Only owners and admins, signed in, see keys", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn list(
-    State(state): State<AppState>,
-    manager: Manager,
-) -> ApiResult<Json<Vec<ApiKey>>> {
+pub async fn list(State(state): State<AppState>, manager: Manager) -> ApiResult<Json<Vec<ApiKey>>> {
     let mut tx = tenancy::begin(&state.db, manager.scope()).await?;
     let keys = api_keys::list(&mut tx).await?;
     tx.commit().await?;

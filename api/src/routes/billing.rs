@@ -137,7 +137,7 @@ pub struct HostedPage {
         (status = 200, description = "Stripe Checkout page for the plan", body = HostedPage),
         (status = 403, description = "Only owners and admins manage billing", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A subscription already runs; change its plan instead (`subscription_exists`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown plan (`invalid_plan`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown plan (`invalid_field` on `plan`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Stripe not configured (`billing_not_configured`) or unreachable (`stripe_unavailable`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -227,7 +227,7 @@ pub async fn portal_session(
         (status = 200, description = "Upgrades apply now (prorated); downgrades at the end of the paid period", body = SubscriptionView),
         (status = 403, description = "Only owners and admins manage billing", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No running subscription (`no_subscription`) or already on that plan (`same_plan`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown plan (`invalid_plan`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown plan (`invalid_field` on `plan`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Stripe not configured or unreachable", body = Problem, content_type = "application/problem+json"),
     )
 )]

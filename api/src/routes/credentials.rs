@@ -141,11 +141,7 @@ pub async fn put_credentials(
         .with_extension("missing", json!(missing)));
     }
 
-    state
-        .wb
-        .session(raw.clone())
-        .ping(Host::Content)
-        .await?;
+    state.wb.session(raw.clone()).ping(Host::Content).await?;
 
     let id = Uuid::new_v4();
     let sealed = state.vault.seal(auth.tenant, id, &raw);

@@ -1,19 +1,18 @@
 //! `/api/v1/tenant/members` and `/api/v1/tenant/invitations`: the team.
 
-use crate::auth::{Active, Auth, Manager, Person};
 use crate::auth::opaque::{self, INVITATION};
+use crate::auth::{Active, Auth, Manager, Person};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::input::{JsonBody, PathParams, QueryParams};
 use crate::http::pagination::{Page, PageQuery};
 use crate::routes::RoleView;
 use crate::state::AppState;
-use crate::validate;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use stock_tracker_shared::accounts::{Role, invitations, memberships};
+use stock_tracker_shared::accounts::{Email, Role, invitations, memberships};
 use stock_tracker_shared::ids::UserId;
 use stock_tracker_shared::tenancy;
 use utoipa::ToSchema;
@@ -142,7 +141,7 @@ pub async fn create_invitation(
     JsonBody(body): JsonBody<InvitationRequest>,
 ) -> ApiResult<(StatusCode, Json<InvitationCreated>)> {
     let (auth, inviter) = (manager.auth, manager.user);
-    let email = validate::email("email", &body.email)?;
+    let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e))?;
     let role = Role::from(body.role);
     if role == Role::Owner {
         return Err(ApiError::invalid(
@@ -159,7 +158,7 @@ pub async fn create_invitation(
     let invitation = invitations::insert(
         &mut tx,
         invitations::NewInvitation {
-            email: &email,
+            email: email.as_str(),
             role,
             token_hash: &secret.hash,
             invited_by: inviter,

@@ -4,15 +4,15 @@
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::cached::cached;
+use crate::http::input::{PathParams, QueryParams};
 use crate::http::pagination::{Page, PageQuery};
 use crate::state::AppState;
-use crate::http::input::{PathParams, QueryParams};
 use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use stock_tracker_shared::stock::{history, products, stocks, warehouses};
 use stock_tracker_shared::ids::NmId;
+use stock_tracker_shared::stock::{history, products, stocks, warehouses};
 use stock_tracker_shared::sync::{WarehouseKind, runs};
 use stock_tracker_shared::tenancy::{self, Tx};
 use utoipa::{IntoParams, ToSchema};
@@ -28,7 +28,10 @@ async fn synced_at(tx: &mut Tx) -> sqlx::Result<Option<DateTime<Utc>>> {
 pub struct ProductsQuery {
     /// Substring of vendor code, title or brand, or an exact barcode.
     pub search: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -173,7 +176,10 @@ pub struct HistoryQuery {
     pub from: Option<DateTime<Utc>>,
     /// Changes before this time (RFC 3339).
     pub to: Option<DateTime<Utc>>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -244,6 +250,8 @@ pub enum StockSort {
 #[derive(Debug, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StocksQuery {
+    /// `wb` (WB's warehouses) or `seller` (the seller's own).
+    #[param(inline)]
     pub kind: Option<WarehouseKind>,
     pub warehouse_id: Option<i64>,
     pub nm_id: Option<i64>,
@@ -257,8 +265,12 @@ pub struct StocksQuery {
     /// Only rows with quantity below this number.
     pub below: Option<i64>,
     /// `product` (default), `quantity` or `-quantity`.
+    #[param(inline)]
     pub sort: Option<StockSort>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 

@@ -5,19 +5,20 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::input::JsonBody;
 use crate::routes::TenantView;
 use crate::state::AppState;
-use crate::validate;
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
-use stock_tracker_shared::accounts::tenants;
+use stock_tracker_shared::accounts::{CompanyName, tenants};
 use stock_tracker_shared::tenancy;
 use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateTenantRequest {
     /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     /// How often to sync from WB, 5 to 1440 minutes.
+    #[schema(minimum = 5, maximum = 1440)]
     pub sync_interval_minutes: Option<i32>,
 }
 
@@ -60,8 +61,9 @@ pub async fn update_tenant(
     let name = body
         .name
         .as_deref()
-        .map(|n| validate::name("name", n))
-        .transpose()?;
+        .map(CompanyName::parse)
+        .transpose()
+        .map_err(|e| ApiError::field("name", e))?;
     if let Some(minutes) = body.sync_interval_minutes
         && !(5..=1440).contains(&minutes)
     {
@@ -72,9 +74,13 @@ pub async fn update_tenant(
         ));
     }
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
-    let tenant = tenants::update(&mut tx, name.as_deref(), body.sync_interval_minutes)
-        .await?
-        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    let tenant = tenants::update(
+        &mut tx,
+        name.as_ref().map(CompanyName::as_str),
+        body.sync_interval_minutes,
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("tenant"))?;
     tx.commit().await?;
     Ok(Json(tenant.into()))
 }
