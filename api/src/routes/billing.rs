@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use stock_tracker_shared::accounts::{tenants, users};
 use stock_tracker_shared::billing::refresh;
 use stock_tracker_shared::billing::stripe::StripeApi;
+use stock_tracker_shared::billing::subscriptions::SubscriptionStatus;
 use stock_tracker_shared::billing::webhook::{self, Rejected};
 use stock_tracker_shared::billing::{
     Access, Limits, Plan, TenantSubscription, subscriptions, usage,
@@ -54,8 +55,8 @@ pub struct SubscriptionView {
     pub plan: Plan,
     /// The plan billed from the next period (differs while a downgrade waits).
     pub billed_plan: Plan,
-    /// Stripe's status (`trialing`, `active`, `past_due`, `canceled`, ...).
-    pub status: String,
+    /// Stripe's status.
+    pub status: SubscriptionStatus,
     pub access: Access,
     pub limits: Limits,
     pub trial_ends_at: Option<DateTime<Utc>>,
@@ -76,9 +77,7 @@ impl From<TenantSubscription> for SubscriptionView {
             plan: s.plan,
             billed_plan: s.billed_plan,
             has_stripe_subscription: s.stripe_subscription_id.is_some(),
-            grace_ends_at: (s.status == "past_due")
-                .then(|| s.past_due_since.map(|t| t + chrono::Duration::days(7)))
-                .flatten(),
+            grace_ends_at: s.grace_ends_at,
             status: s.status,
             access: s.access,
             trial_ends_at: s.trial_ends_at,

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use stock_tracker_shared::Secret;
-use stock_tracker_shared::credentials::{self, CredentialInfo, NewCredential};
+use stock_tracker_shared::credentials::{self, CredentialInfo, CredentialStatus, NewCredential};
 use stock_tracker_shared::tenancy;
 use stock_tracker_shared::wb::{Host, TokenType, token};
 use utoipa::ToSchema;
@@ -45,8 +45,8 @@ pub struct CredentialView {
     pub expires_at: DateTime<Utc>,
     /// Whole days until expiry (negative once expired).
     pub days_left: i64,
-    /// `active`, or `invalid` once WB refused it (syncing stops until it is replaced).
-    pub status: String,
+    /// `invalid` once WB refused it (syncing stops until it is replaced).
+    pub status: CredentialStatus,
     pub last_verified_at: Option<DateTime<Utc>>,
     pub last_error_code: Option<String>,
     pub last_error: Option<String>,

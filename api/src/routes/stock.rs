@@ -13,12 +13,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use stock_tracker_shared::ids::NmId;
 use stock_tracker_shared::stock::{history, products, stocks, warehouses};
-use stock_tracker_shared::sync::{WarehouseKind, runs};
+use stock_tracker_shared::sync::WarehouseKind;
+use stock_tracker_shared::sync::runs::{self, RunStatus};
 use stock_tracker_shared::tenancy::{self, Tx};
 use utoipa::{IntoParams, ToSchema};
 
 async fn synced_at(tx: &mut Tx) -> sqlx::Result<Option<DateTime<Utc>>> {
-    Ok(runs::last_with_status(tx, "succeeded")
+    Ok(runs::last_with_status(tx, RunStatus::Succeeded)
         .await?
         .and_then(|r| r.finished_at))
 }

@@ -8,7 +8,7 @@
 //! did, Stripe is read again, so the last write is always of the newest state read.
 
 use super::stripe::{StripeApi, StripeApiError, Subscription};
-use super::subscriptions::{self, TenantSubscription, is_terminal};
+use super::subscriptions::{self, SubscriptionStatus, TenantSubscription};
 use crate::ids::TenantId;
 use crate::tenancy::{self, Scope, Tx};
 use sqlx::PgPool;
@@ -79,7 +79,7 @@ pub async fn apply_fetched(
     let Some(sub) = &fetched.sub else {
         return Ok(Some(Refreshed::NothingAtStripe));
     };
-    if !adopts(&now, &sub.id, &sub.status) {
+    if !adopts(&now, &sub.id, sub.status.parse().ok()) {
         return Ok(Some(Refreshed::Ignored));
     }
     let plan = sub
@@ -115,10 +115,10 @@ pub async fn refresh(
 
 /// A tenant follows one subscription. Another one replaces it only if the current one has
 /// ended or the other is alive.
-fn adopts(before: &TenantSubscription, id: &str, status: &str) -> bool {
+fn adopts(before: &TenantSubscription, id: &str, status: Option<SubscriptionStatus>) -> bool {
     match before.stripe_subscription_id.as_deref() {
         None => true,
         Some(current) if current == id => true,
-        Some(_) => is_terminal(&before.status) || !is_terminal(status),
+        Some(_) => before.status.is_terminal() || status.is_some_and(|s| !s.is_terminal()),
     }
 }

@@ -39,11 +39,55 @@ impl FromStr for Access {
     }
 }
 
+/// Stripe's subscription statuses (and `trialing` for the card-less trial), stored as text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum SubscriptionStatus {
+    Trialing,
+    Active,
+    PastDue,
+    Unpaid,
+    Paused,
+    Incomplete,
+    IncompleteExpired,
+    Canceled,
+}
+
+impl SubscriptionStatus {
+    /// After these a Stripe subscription never becomes active again.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired
+        )
+    }
+}
+
+impl FromStr for SubscriptionStatus {
+    type Err = String;
+
+    /// Stripe's wire names; an unknown one is refused rather than stored.
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "trialing" => Self::Trialing,
+            "active" => Self::Active,
+            "past_due" => Self::PastDue,
+            "unpaid" => Self::Unpaid,
+            "paused" => Self::Paused,
+            "incomplete" => Self::Incomplete,
+            "incomplete_expired" => Self::IncompleteExpired,
+            "canceled" => Self::Canceled,
+            other => return Err(format!("unknown Stripe subscription status {other:?}")),
+        })
+    }
+}
+
 #[derive(Clone, Debug, sqlx::FromRow)]
 struct Row {
     plan: String,
     billed_plan: String,
-    status: String,
+    status: SubscriptionStatus,
     access: String,
     trial_ends_at: Option<DateTime<Utc>>,
     current_period_start: Option<DateTime<Utc>>,
@@ -56,6 +100,7 @@ struct Row {
     downgrade_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    grace_ends_at: Option<DateTime<Utc>>,
 }
 
 /// A tenant's subscription as the product sees it.
@@ -65,7 +110,7 @@ pub struct TenantSubscription {
     pub plan: Plan,
     /// The plan Stripe bills (differs from `plan` while a downgrade waits for period end).
     pub billed_plan: Plan,
-    pub status: String,
+    pub status: SubscriptionStatus,
     pub access: Access,
     pub trial_ends_at: Option<DateTime<Utc>>,
     pub current_period_start: Option<DateTime<Utc>>,
@@ -78,6 +123,8 @@ pub struct TenantSubscription {
     pub created_at: DateTime<Utc>,
     /// Changes with every write: tells a writer whether the row moved since it read it.
     pub updated_at: DateTime<Utc>,
+    /// While past due: when access turns read-only (decided by SQL, as access is).
+    pub grace_ends_at: Option<DateTime<Utc>>,
 }
 
 impl TenantSubscription {
@@ -100,7 +147,7 @@ impl TenantSubscription {
 
     /// Whether the tenant has a Stripe subscription that still runs (not ended).
     pub fn has_live_stripe_subscription(&self) -> bool {
-        self.stripe_subscription_id.is_some() && !is_terminal(&self.status)
+        self.stripe_subscription_id.is_some() && !self.status.is_terminal()
     }
 
     fn from_row(r: Row) -> sqlx::Result<Self> {
@@ -120,13 +167,9 @@ impl TenantSubscription {
             downgrade_at: r.downgrade_from.and(r.downgrade_at),
             created_at: r.created_at,
             updated_at: r.updated_at,
+            grace_ends_at: r.grace_ends_at,
         })
     }
-}
-
-/// Statuses after which a Stripe subscription never becomes active again.
-pub fn is_terminal(status: &str) -> bool {
-    matches!(status, "canceled" | "incomplete_expired")
 }
 
 const SELECT: &str = "select subscription_plan(plan, downgrade_from, downgrade_at, now()) as plan,
@@ -134,7 +177,8 @@ const SELECT: &str = "select subscription_plan(plan, downgrade_from, downgrade_a
         subscription_access(status, trial_ends_at, past_due_since, now()) as access,
         trial_ends_at, current_period_start, current_period_end, cancel_at_period_end,
         past_due_since, stripe_customer_id, stripe_subscription_id, downgrade_from,
-        downgrade_at, created_at, updated_at
+        downgrade_at, created_at, updated_at,
+        subscription_grace_ends_at(status, past_due_since, now()) as grace_ends_at
    from subscriptions";
 
 /// The scope's tenant's subscription.
@@ -187,6 +231,10 @@ pub async fn apply(
     sub: &StripeSubscription,
     plan: Option<Plan>,
 ) -> sqlx::Result<()> {
+    let status: SubscriptionStatus = sub
+        .status
+        .parse()
+        .map_err(|e: String| sqlx::Error::Decode(e.into()))?;
     let (period_start, period_end) = sub.period();
     let new_plan = plan.unwrap_or(before.billed_plan);
     let keep_downgrade = before.downgrade_at.is_some() && new_plan < before.plan;
@@ -201,7 +249,7 @@ pub async fn apply(
             downgrade_at = case when $10 then downgrade_at end,
             updated_at = now()",
     )
-    .bind(&sub.status)
+    .bind(status)
     .bind(new_plan.as_str())
     .bind(&sub.id)
     .bind(sub.price_id())
