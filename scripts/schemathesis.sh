@@ -227,8 +227,9 @@ start_system() {
 # ------------------------------------------------------------------ the run
 # What is left out, and why. Nothing else is: every operation, every check, every phase.
 # Each exclusion is as narrow as it can be: a filter_failure hook (written below) drops a
-# "schema-valid request rejected" (ST202) failure only for these answers, each refusing a
-# value whose validity lies in content that no schema can describe, so no generator makes one:
+# "schema-valid request rejected" (ST202) failure only for these answers. The first three
+# refuse a value whose validity lies in content no schema can describe (so no generator makes
+# a valid one); the last is an API-wide rule the document states once in prose:
 #
 #  - POST /api/v1/billing/webhook answering 400 `invalid_signature` / `stale_signature`: the
 #    Stripe-Signature header is an HMAC of the body under the webhook secret.
