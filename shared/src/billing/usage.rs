@@ -1,12 +1,25 @@
 //! The monthly API-call quota: calls made with API keys, counted per tenant and billing
 //! period in Redis (one round trip per call) and written through to PostgreSQL, so that a
 //! lost Redis neither resets anyone's count nor stops the API.
+//!
+//! The write-through is off the request's path but bounded: one task per counter drains a
+//! bounded queue, coalescing the counts of a (tenant, period) to the highest before it
+//! writes; when the queue is full the call writes its count itself. [`UsageCounter::flush`]
+//! waits until everything counted before it is in PostgreSQL (the api calls it on shutdown).
 
 use crate::ids::TenantId;
 use crate::kv::Redis;
 use crate::tenancy::{self, Scope};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Counts waiting to be written; past this a call writes its count on its own path.
+const QUEUE: usize = 1024;
 
 /// Where a tenant stands against its quota after a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +44,27 @@ impl Quota {
 pub struct UsageCounter {
     redis: Redis,
     prefix: String,
+    /// Started on the first count (inside the runtime), shared by every clone.
+    writer: Arc<OnceLock<Writer>>,
+}
+
+/// The write-through task and its queue. The task ends once every clone of the counter
+/// (and so the sender) is gone, after writing what was queued.
+struct Writer {
+    queue: mpsc::Sender<Message>,
+    _task: JoinHandle<()>,
+}
+
+enum Message {
+    Count(Count),
+    Flush(oneshot::Sender<()>),
+}
+
+struct Count {
+    db: PgPool,
+    tenant: TenantId,
+    start: DateTime<Utc>,
+    used: i64,
 }
 
 impl UsageCounter {
@@ -38,6 +72,29 @@ impl UsageCounter {
         Self {
             redis,
             prefix: prefix.to_string(),
+            writer: Arc::new(OnceLock::new()),
+        }
+    }
+
+    fn writer(&self) -> &Writer {
+        self.writer.get_or_init(|| {
+            let (queue, rx) = mpsc::channel(QUEUE);
+            Writer {
+                queue,
+                _task: tokio::spawn(write_through(rx)),
+            }
+        })
+    }
+
+    /// Returns once every count made before this call is written to PostgreSQL (or its
+    /// write has failed and been logged).
+    pub async fn flush(&self) {
+        let Some(writer) = self.writer.get() else {
+            return;
+        };
+        let (done, written) = oneshot::channel();
+        if writer.queue.send(Message::Flush(done)).await.is_ok() {
+            let _ = written.await;
         }
     }
 
@@ -60,13 +117,20 @@ impl UsageCounter {
                 add_in_db(db, tenant, start).await?
             }
         };
-        let db = db.clone();
         // Written through off the request's path; `greatest` makes late writes harmless.
-        tokio::spawn(async move {
-            if let Err(e) = persist(&db, tenant, start, used).await {
-                tracing::warn!(error = %e, "could not persist API usage");
+        let count = Count {
+            db: db.clone(),
+            tenant,
+            start,
+            used,
+        };
+        if let Err(e) = self.writer().queue.try_send(Message::Count(count)) {
+            // The queue is full (PostgreSQL is slow) or the writer has stopped: this call
+            // writes its own count rather than piling up work.
+            if let Message::Count(count) = e.into_inner() {
+                count.persist().await;
             }
-        });
+        }
         Ok(Quota {
             limit,
             used,
@@ -119,6 +183,48 @@ impl UsageCounter {
             .await;
         let from_db = used_in_db(db, tenant, start).await?;
         Ok(cached.ok().flatten().unwrap_or(0).max(from_db))
+    }
+}
+
+/// The writer's loop: take what is queued, keep the highest count per (tenant, period),
+/// write those, then answer the flushes that were queued behind them.
+async fn write_through(mut rx: mpsc::Receiver<Message>) {
+    let mut pending: HashMap<(TenantId, DateTime<Utc>), Count> = HashMap::new();
+    let mut flushes = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        // At most a queue's worth per batch, so a steady stream still gets written.
+        for _ in 0..QUEUE {
+            let Some(message) = next.take().or_else(|| rx.try_recv().ok()) else {
+                break;
+            };
+            match message {
+                Message::Count(c) => match pending.entry((c.tenant, c.start)) {
+                    Entry::Occupied(mut seen) => {
+                        let used = &mut seen.get_mut().used;
+                        *used = (*used).max(c.used);
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(c);
+                    }
+                },
+                Message::Flush(done) => flushes.push(done),
+            }
+        }
+        for (_, count) in pending.drain() {
+            count.persist().await;
+        }
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+impl Count {
+    async fn persist(&self) {
+        if let Err(e) = persist(&self.db, self.tenant, self.start, self.used).await {
+            tracing::warn!(error = %e, tenant = %self.tenant, "could not persist API usage");
+        }
     }
 }
 
