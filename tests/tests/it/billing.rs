@@ -217,23 +217,7 @@ async fn checkout_creates_one_customer_and_a_subscription_session_for_the_plan()
 
 async fn invite(app: &TestApp, owner: &Session, role: &str) -> Session {
     let email = format!("{role}-{}@shop.ru", Uuid::new_v4().simple());
-    let inv = app
-        .post(
-            "/api/v1/tenant/invitations",
-            Some(&owner.access),
-            json!({"email": email, "role": role}),
-        )
-        .await;
-    assert_eq!(inv.status, 201, "{inv:#?}");
-    let accepted = app
-        .post(
-            "/api/v1/auth/accept-invitation",
-            None,
-            json!({"token": inv.body["token"], "password": stock_tracker_tests::http::PASSWORD}),
-        )
-        .await;
-    assert!(accepted.status.is_success(), "{accepted:#?}");
-    Session::from_tokens(&accepted.body)
+    app.add_member(owner, &email, role).await
 }
 
 #[tokio::test]
