@@ -74,11 +74,25 @@ async fn every_tenant_table_forces_rls_and_the_app_role_cannot_bypass_it() {
     );
 }
 
+/// The invitations' e-mail addresses the app role sees with `tenant` set.
+async fn invitations_seen_by(app: &TestApp, tenant: &str) -> Vec<String> {
+    let tenant: uuid::Uuid = tenant.parse().unwrap();
+    let mut tx = tenancy::begin(&app.db.app, Scope::tenant(tenant.into()))
+        .await
+        .unwrap();
+    sqlx::query_scalar("select email from invitations")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn without_a_tenant_the_app_role_sees_and_writes_nothing() {
     let app = TestApp::spawn().await;
     let a = app.register("a@shop.ru", "A").await;
-    app.register("b@shop.ru", "B").await;
+    let b = app.register("b@shop.ru", "B").await;
+    // A pending invitation in A, so that every table below has a row to hide.
+    app.invite(&a, "invitee@shop.ru", "viewer").await;
     for table in [
         "tenants",
         "users",
@@ -99,13 +113,17 @@ async fn without_a_tenant_the_app_role_sees_and_writes_nothing() {
             visible, 0,
             "{table}: the app role sees rows with no tenant set"
         );
-        if table != "invitations" {
-            assert!(
-                total > 0,
-                "{table}: the owner sees the rows, so zero above is RLS"
-            );
-        }
+        assert!(
+            total > 0,
+            "{table}: the owner sees the rows, so zero above is RLS"
+        );
     }
+    // With a tenant set, the invitation is A's alone.
+    assert_eq!(
+        invitations_seen_by(&app, &a.tenant_id).await,
+        ["invitee@shop.ru"]
+    );
+    assert!(invitations_seen_by(&app, &b.tenant_id).await.is_empty());
     // Writing without a tenant, or into another tenant, is refused by the policies.
     let blind = sqlx::query("insert into tenants (id, name) values (gen_random_uuid(), 'x')")
         .execute(&app.db.app)
