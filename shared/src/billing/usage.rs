@@ -4,8 +4,11 @@
 //!
 //! The write-through is off the request's path but bounded: one task per counter drains a
 //! bounded queue, coalescing the counts of a (tenant, period) to the highest before it
-//! writes; when the queue is full the call writes its count itself. [`UsageCounter::flush`]
-//! waits until everything counted before it is in PostgreSQL (the api calls it on shutdown).
+//! writes. When the queue is full (PostgreSQL slow, a burst of calls), a count goes to an
+//! overflow map instead, coalesced the same way (at most one entry per tenant and period),
+//! which the writer takes with every batch: no call waits and no count is dropped.
+//! [`UsageCounter::flush`] waits until everything counted before it is in PostgreSQL (the
+//! api calls it on shutdown).
 
 use crate::ids::TenantId;
 use crate::kv::Redis;
@@ -14,7 +17,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -48,16 +51,34 @@ pub struct UsageCounter {
     writer: Arc<OnceLock<Writer>>,
 }
 
-/// The write-through task and its queue. The task ends once every clone of the counter
-/// (and so the sender) is gone, after writing what was queued.
+/// The write-through task, its queue and its overflow. The task ends once every clone of
+/// the counter (and so the sender) is gone, after writing what was queued.
 struct Writer {
     queue: mpsc::Sender<Message>,
+    overflow: Arc<Mutex<Pending>>,
     _task: JoinHandle<()>,
 }
 
 enum Message {
     Count(Count),
     Flush(oneshot::Sender<()>),
+    /// Something is in the overflow map.
+    Wake,
+}
+
+/// Counts waiting to be written, the highest per (tenant, period start).
+type Pending = HashMap<(TenantId, DateTime<Utc>), Count>;
+
+fn coalesce(pending: &mut Pending, count: Count) {
+    match pending.entry((count.tenant, count.start)) {
+        Entry::Occupied(mut seen) => {
+            let used = &mut seen.get_mut().used;
+            *used = (*used).max(count.used);
+        }
+        Entry::Vacant(slot) => {
+            slot.insert(count);
+        }
+    }
 }
 
 struct Count {
@@ -79,9 +100,11 @@ impl UsageCounter {
     fn writer(&self) -> &Writer {
         self.writer.get_or_init(|| {
             let (queue, rx) = mpsc::channel(QUEUE);
+            let overflow = Arc::new(Mutex::new(Pending::new()));
             Writer {
                 queue,
-                _task: tokio::spawn(write_through(rx)),
+                _task: tokio::spawn(write_through(rx, overflow.clone())),
+                overflow,
             }
         })
     }
@@ -124,11 +147,25 @@ impl UsageCounter {
             start,
             used,
         };
-        if let Err(e) = self.writer().queue.try_send(Message::Count(count)) {
-            // The queue is full (PostgreSQL is slow) or the writer has stopped: this call
-            // writes its own count rather than piling up work.
-            if let Message::Count(count) = e.into_inner() {
-                count.persist().await;
+        let writer = self.writer();
+        match writer.queue.try_send(Message::Count(count)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(Message::Count(count))) => {
+                // The writer is behind: coalesce beside the queue rather than pile up work.
+                coalesce(
+                    &mut writer.overflow.lock().unwrap_or_else(|e| e.into_inner()),
+                    count,
+                );
+                // A full queue means another batch is coming anyway; otherwise this wakes
+                // the writer for the overflow.
+                let _ = writer.queue.try_send(Message::Wake);
+            }
+            Err(e) => {
+                // The writer has stopped (it only does when the counter is dropped): write
+                // this count on the call's path.
+                if let Message::Count(count) = e.into_inner() {
+                    count.persist().await;
+                }
             }
         }
         Ok(Quota {
@@ -187,9 +224,9 @@ impl UsageCounter {
 }
 
 /// The writer's loop: take what is queued, keep the highest count per (tenant, period),
-/// write those, then answer the flushes that were queued behind them.
-async fn write_through(mut rx: mpsc::Receiver<Message>) {
-    let mut pending: HashMap<(TenantId, DateTime<Utc>), Count> = HashMap::new();
+/// add the overflow, write those, then answer the flushes that were queued behind them.
+async fn write_through(mut rx: mpsc::Receiver<Message>, overflow: Arc<Mutex<Pending>>) {
+    let mut pending = Pending::new();
     let mut flushes = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
@@ -199,17 +236,14 @@ async fn write_through(mut rx: mpsc::Receiver<Message>) {
                 break;
             };
             match message {
-                Message::Count(c) => match pending.entry((c.tenant, c.start)) {
-                    Entry::Occupied(mut seen) => {
-                        let used = &mut seen.get_mut().used;
-                        *used = (*used).max(c.used);
-                    }
-                    Entry::Vacant(slot) => {
-                        slot.insert(c);
-                    }
-                },
+                Message::Count(c) => coalesce(&mut pending, c),
                 Message::Flush(done) => flushes.push(done),
+                Message::Wake => {}
             }
+        }
+        let spilled = std::mem::take(&mut *overflow.lock().unwrap_or_else(|e| e.into_inner()));
+        for (_, c) in spilled {
+            coalesce(&mut pending, c);
         }
         for (_, count) in pending.drain() {
             count.persist().await;

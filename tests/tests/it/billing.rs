@@ -938,6 +938,74 @@ async fn api_keys_are_counted_against_the_monthly_quota_and_web_sessions_are_not
         .problem(401, "unauthorized");
 }
 
+/// The write-through is off the call's path, and a flush waits for it: while a lock holds
+/// every write to api_usage back, the call returns but the flush does not.
+#[tokio::test]
+async fn flush_returns_once_the_counted_calls_are_stored() {
+    let app = TestApp::spawn().await;
+    let s = app.register("flush@shop.ru", "Flush").await;
+    let tenant = Uuid::parse_str(&s.tenant_id).unwrap();
+    let start = chrono::Utc::now() - chrono::Duration::days(1);
+    let period = (start, start + chrono::Duration::days(30));
+    let mut lock = app.db.owner.begin().await.unwrap();
+    sqlx::query("lock table api_usage in exclusive mode")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    for n in 1..=3 {
+        let quota = app
+            .state
+            .usage
+            .count_call(&app.state.db, tenant.into(), period, 10)
+            .await
+            .unwrap();
+        assert_eq!(quota.used, n, "the call does not wait for its write");
+    }
+    let usage = app.state.usage.clone();
+    let flush = tokio::spawn(async move { usage.flush().await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!flush.is_finished(), "the flush waits for the held write");
+    lock.rollback().await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), flush)
+        .await
+        .expect("the flush returns once the write is through")
+        .unwrap();
+    let stored: i64 = sqlx::query_scalar("select calls from api_usage where tenant_id = $1")
+        .bind(tenant)
+        .fetch_one(&app.db.owner)
+        .await
+        .unwrap();
+    assert_eq!(stored, 3, "the highest count is stored");
+}
+
+/// A burst larger than the write-through queue: calls past its bound write their own count
+/// instead of queueing more, and a flush returns only once the highest count is stored.
+#[tokio::test]
+async fn a_burst_of_counted_calls_is_written_through_and_flushed() {
+    let app = TestApp::spawn().await;
+    let s = app.register("burst@shop.ru", "Burst").await;
+    let tenant = Uuid::parse_str(&s.tenant_id).unwrap();
+    let start = chrono::Utc::now() - chrono::Duration::days(1);
+    let period = (start, start + chrono::Duration::days(30));
+    let usage = &app.state.usage;
+    let calls = futures::future::join_all(
+        (0..3000).map(|_| usage.count_call(&app.state.db, tenant.into(), period, 1_000_000)),
+    )
+    .await;
+    let highest = calls.iter().map(|q| q.as_ref().unwrap().used).max();
+    assert_eq!(highest, Some(3000));
+    usage.flush().await;
+    let stored: i64 = sqlx::query_scalar(
+        "select calls from api_usage where tenant_id = $1 and period_start = $2",
+    )
+    .bind(tenant)
+    .bind(start)
+    .fetch_one(&app.db.owner)
+    .await
+    .unwrap();
+    assert_eq!(stored, 3000);
+}
+
 #[tokio::test]
 async fn api_keys_stay_inside_their_tenant() {
     let app = TestApp::spawn().await;
