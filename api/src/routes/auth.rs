@@ -45,7 +45,7 @@ pub struct LoginRequest {
     #[schema(
         value_type = Option<String>,
         format = Uuid,
-        pattern = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+        pattern = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})$"
     )]
     pub tenant_id: Option<Uuid>,
 }

@@ -4,9 +4,11 @@
 
 mod auth;
 mod billing;
+mod billing_stall;
 mod billing_sync;
 mod credentials;
 mod http_conventions;
+mod input_problems;
 mod job_reliability;
 mod key_rotation;
 mod scheduler;
