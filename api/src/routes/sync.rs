@@ -14,7 +14,7 @@ use stock_tracker_shared::accounts::is_unique_violation;
 use stock_tracker_shared::accounts::tenants;
 use stock_tracker_shared::billing::usage;
 use stock_tracker_shared::credentials;
-use stock_tracker_shared::jobs::{self, SyncJob};
+use stock_tracker_shared::jobs::{self, queue::Trigger};
 use stock_tracker_shared::sync::runs::{self, SyncRun};
 use stock_tracker_shared::tenancy;
 use utoipa::ToSchema;
@@ -71,7 +71,7 @@ pub async fn start_sync(State(state): State<AppState>, auth: Auth) -> ApiResult<
         }
         Some(_) => {}
     }
-    let run = match runs::queue(&mut tx, "manual").await {
+    let run = match jobs::queue::queue_sync(&mut tx, auth.tenant, Trigger::Manual).await {
         Ok(run) => run,
         Err(e) if is_unique_violation(&e, runs::ONE_ACTIVE) => {
             drop(tx);
@@ -85,14 +85,6 @@ pub async fn start_sync(State(state): State<AppState>, auth: Auth) -> ApiResult<
         }
         Err(e) => return Err(e.into()),
     };
-    jobs::enqueue_sync(
-        &mut tx,
-        SyncJob {
-            run_id: run.id,
-            tenant_id: auth.tenant,
-        },
-    )
-    .await?;
     tx.commit().await?;
     let location = format!("/api/v1/sync/runs/{}", run.id);
     Ok((
