@@ -29,8 +29,7 @@ async fn main() {
         .unwrap();
     let second_ms = t.elapsed().as_secs_f64() * 1000.0;
 
-    let jobs: i64 = sqlx::query_scalar("select count(*) from apalis.jobs")
-        .fetch_one(&db.owner)
+    let jobs = queue::count_all(&db.owner, stock_tracker_shared::jobs::SYNC_QUEUE)
         .await
         .unwrap();
     println!("\n== Scheduler tick over {n} tenants ==");

@@ -9,8 +9,7 @@ use stock_tracker_tests::tenants::with_active_credentials;
 use uuid::Uuid;
 
 async fn queued_jobs(db: &TestDb) -> Vec<(Uuid, Uuid)> {
-    let payloads: Vec<Vec<u8>> = sqlx::query_scalar("select job from apalis.jobs")
-        .fetch_all(&db.owner)
+    let payloads = queue::payloads(&db.owner, stock_tracker_shared::jobs::SYNC_QUEUE)
         .await
         .unwrap();
     payloads

@@ -87,12 +87,9 @@ async fn syncs_survive_workers_killed_mid_run() {
     // Nothing is left running, and the data is what one clean sync writes: one row.
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let running: i64 = sqlx::query_scalar(
-            "select count(*) from apalis.jobs where status in ('Running', 'Queued')",
-        )
-        .fetch_one(&app.db.owner)
-        .await
-        .unwrap();
+        let running = stock_tracker_shared::jobs::queue::count_claimed(&app.db.owner)
+            .await
+            .unwrap();
         if running == 0 {
             break;
         }

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use stock_tracker_shared::jobs::{SYNC_QUEUE, queue};
 use stock_tracker_tests::TestApp;
 use stock_tracker_tests::http::{Session, TEST_CREDENTIALS_KEYS};
 use stock_tracker_tests::process::Process;
@@ -113,24 +114,19 @@ async fn run(app: &TestApp, s: &Session, run_id: &str) -> Value {
 
 /// The queue entry of a run: (status, apalis attempts, lock_by, done_at as text).
 async fn queue_entry(app: &TestApp, run_id: &str) -> (String, i32, Option<String>, Option<String>) {
-    sqlx::query_as(
-        "select status, attempts, lock_by, done_at::text from apalis.jobs
-          where idempotency_key = $1",
-    )
-    .bind(run_id)
-    .fetch_one(&app.db.owner)
-    .await
-    .unwrap()
+    let e = queue::entry(&app.db.owner, SYNC_QUEUE, run_id)
+        .await
+        .unwrap()
+        .unwrap();
+    (e.status, e.attempts, e.lock_by, e.done_at)
 }
 
 async fn held(app: &TestApp) -> (i64, i64) {
-    sqlx::query_as(
-        "select (select count(*) from apalis.jobs where status in ('Queued', 'Running')),
-                (select count(*) from sync_runs where status = 'running')",
-    )
-    .fetch_one(&app.db.owner)
-    .await
-    .unwrap()
+    let running = sqlx::query_scalar("select count(*) from sync_runs where status = 'running'")
+        .fetch_one(&app.db.owner)
+        .await
+        .unwrap();
+    (queue::count_claimed(&app.db.owner).await.unwrap(), running)
 }
 
 async fn stop(mut worker: Process) {

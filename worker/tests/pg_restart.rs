@@ -177,12 +177,9 @@ async fn the_worker_rides_out_a_postgres_outage_and_finishes_the_interrupted_syn
     // results in batches, so give it a moment).
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let held: i64 = sqlx::query_scalar(
-            "select count(*) from apalis.jobs where status in ('Queued', 'Running')",
-        )
-        .fetch_one(&cluster.owner_pool())
-        .await
-        .unwrap();
+        let held = stock_tracker_shared::jobs::queue::count_claimed(&cluster.owner_pool())
+            .await
+            .unwrap();
         if held == 0 {
             break;
         }

@@ -198,6 +198,57 @@ pub async fn status_of<'e>(
     .await
 }
 
+/// One queue entry as apalis records it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Entry {
+    pub status: String,
+    /// apalis's own attempt count (not reliable after a crash: handlers count their own).
+    pub attempts: i32,
+    /// The worker that claimed it.
+    pub lock_by: Option<String>,
+    /// When it finished, as PostgreSQL prints it.
+    pub done_at: Option<String>,
+}
+
+/// The entry with this idempotency key (a sync run's id, a maintenance job's key).
+pub async fn entry<'e>(
+    db: impl PgExecutor<'e>,
+    queue: &str,
+    key: &str,
+) -> sqlx::Result<Option<Entry>> {
+    sqlx::query_as(
+        "select status, attempts, lock_by, done_at::text as done_at from apalis.jobs
+          where job_type = $1 and idempotency_key = $2",
+    )
+    .bind(queue)
+    .bind(key)
+    .fetch_optional(db)
+    .await
+}
+
+/// Entries some worker has claimed and not finished (Queued or Running), on every queue.
+pub async fn count_claimed<'e>(db: impl PgExecutor<'e>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from apalis.jobs where status in ('Queued', 'Running')")
+        .fetch_one(db)
+        .await
+}
+
+/// Every entry of one queue, whatever its status.
+pub async fn count_all<'e>(db: impl PgExecutor<'e>, queue: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from apalis.jobs where job_type = $1")
+        .bind(queue)
+        .fetch_one(db)
+        .await
+}
+
+/// The stored payloads of one queue's jobs (to check they hold ids only).
+pub async fn payloads<'e>(db: impl PgExecutor<'e>, queue: &str) -> sqlx::Result<Vec<Vec<u8>>> {
+    sqlx::query_scalar("select job from apalis.jobs where job_type = $1")
+        .bind(queue)
+        .fetch_all(db)
+        .await
+}
+
 /// The idempotency keys of one queue's jobs, oldest first: what a tick queued.
 pub async fn keys<'e>(db: impl PgExecutor<'e>, queue: &str) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
