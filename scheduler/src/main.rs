@@ -5,22 +5,13 @@ use std::process::ExitCode;
 use stock_tracker_scheduler::SchedulerConfig;
 use stock_tracker_shared::service;
 
-const SERVICE: &str = "stock-tracker-scheduler";
-
 fn main() -> ExitCode {
-    service::run(
-        SERVICE,
+    service::run_connected(
+        "stock-tracker-scheduler",
+        "scheduler",
         SchedulerConfig::from_env,
-        |config, shutdown| async move {
-            let connections =
-                match service::connect_or_exit(&config.common, SERVICE, &shutdown).await {
-                    Ok(c) => c,
-                    Err(code) => return code,
-                };
-            service::exit(
-                "scheduler",
-                stock_tracker_scheduler::run(config, connections, shutdown.wait()).await,
-            )
+        |config, connections, shutdown| {
+            stock_tracker_scheduler::run(config, connections, shutdown.wait())
         },
     )
 }

@@ -36,6 +36,27 @@ where
     })
 }
 
+/// [`run`] for a background binary (worker, scheduler): connects to PostgreSQL and Redis
+/// first ([`connect_or_exit`]), then runs `body` until it ends, and exits 0 if it ended well
+/// ([`exit`], logged as `{role} stopped` or `{role} failed`).
+pub fn run_connected<C, Fut>(
+    service: &'static str,
+    role: &'static str,
+    load: impl FnOnce(&Env) -> Result<C, ConfigError>,
+    body: impl FnOnce(C, Connections, Shutdown) -> Fut,
+) -> ExitCode
+where
+    C: ServiceConfig,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    run(service, load, |config, shutdown| async move {
+        match connect_or_exit(config.common(), service, &shutdown).await {
+            Ok(connections) => exit(role, body(config, connections, shutdown).await),
+            Err(code) => code,
+        }
+    })
+}
+
 /// Runs `body` on a new multi-threaded runtime: for commands that need no telemetry (the
 /// api's admin subcommands) as much as for [`run`].
 pub fn block_on(body: impl Future<Output = ExitCode>) -> ExitCode {

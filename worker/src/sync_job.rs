@@ -338,8 +338,29 @@ async fn consume(
             }
         }
     };
+    // Either apalis worker ending ends this round (the caller restarts both under fresh
+    // names), except on shutdown, when the other one is let finish too.
+    let stopping = stop.clone();
+    let workers = async move {
+        tokio::pin!(run, run_maintenance);
+        tokio::select! {
+            result = &mut run => {
+                result?;
+                if *stopping.borrow() {
+                    run_maintenance.await?;
+                }
+            }
+            result = &mut run_maintenance => {
+                result?;
+                if *stopping.borrow() {
+                    run.await?;
+                }
+            }
+        }
+        anyhow::Ok(())
+    };
     tokio::select! {
-        result = async { tokio::try_join!(run, run_maintenance) } => { result?; }
+        result = workers => result?,
         () = drained => {}
     }
     Ok(())
