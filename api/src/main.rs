@@ -148,7 +148,7 @@ async fn jobs(args: JobsArgs) -> ExitCode {
             (Some(JobsCommand::Depth), _) => {
                 let mut conn = db.acquire().await?;
                 for (status, n) in admin::depth(&mut conn).await? {
-                    println!("{status:<10} {n}");
+                    println!("{:<10} {n}", status.to_string());
                 }
             }
             (Some(JobsCommand::Retry { run_id }), _) => {

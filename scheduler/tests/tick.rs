@@ -74,7 +74,7 @@ async fn a_tick_queues_maintenance_and_due_syncs_once() {
     // The period's maintenance jobs, pending, each with its record.
     assert_eq!(maintenance_keys(&db).await, keys_due(now));
     assert_eq!(
-        queue::count_in_status(&db.owner, MAINTENANCE_QUEUE, "Pending")
+        queue::count_in_status(&db.owner, MAINTENANCE_QUEUE, queue::JobStatus::Pending)
             .await
             .unwrap(),
         3

@@ -170,3 +170,42 @@ pub async fn connect(config: &CommonConfig, service: &str) -> anyhow::Result<Con
     }
     Ok(Connections { db, redis })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_dropped_task_guard_aborts_its_task() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
+        let guard = TaskGuard::spawn(async move {
+            let _tx = tx;
+            std::future::pending::<()>().await;
+        });
+        tokio::task::yield_now().await;
+        assert!(
+            rx.try_recv()
+                .is_err_and(|e| e == tokio::sync::mpsc::error::TryRecvError::Empty)
+        );
+        drop(guard);
+        // The task, and the sender it held, are gone.
+        assert_eq!(
+            tokio::time::timeout(Duration::from_secs(5), rx.recv()).await,
+            Ok(None)
+        );
+    }
+
+    #[tokio::test]
+    async fn stopping_a_task_guard_waits_for_the_task_to_end() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
+        let guard = TaskGuard::spawn(async move {
+            let _tx = tx;
+            std::future::pending::<()>().await;
+        });
+        guard.stop().await;
+        assert_eq!(
+            rx.try_recv(),
+            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected)
+        );
+    }
+}

@@ -50,7 +50,7 @@ async fn a_job_past_its_attempts_is_dead_lettered_with_its_last_error() {
             .await
             .unwrap()
             .unwrap();
-        if status == "Done" {
+        if status == queue::JobStatus::Done {
             break;
         }
         assert!(

@@ -64,10 +64,18 @@ async fn sample_queue(db: sqlx::PgPool, metrics: SyncMetrics, stuck_after: Durat
     loop {
         tick.tick().await;
         if let Ok(rows) = queue::status_counts(&db, SYNC_QUEUE).await {
-            for status in ["Pending", "Queued", "Running", "Failed", "Done", "Killed"] {
+            use queue::JobStatus;
+            for status in [
+                JobStatus::Pending,
+                JobStatus::Queued,
+                JobStatus::Running,
+                JobStatus::Failed,
+                JobStatus::Done,
+                JobStatus::Killed,
+            ] {
                 let n = rows
                     .iter()
-                    .find(|(s, _)| s == status)
+                    .find(|(s, _)| *s == status)
                     .map_or(0, |(_, n)| *n);
                 metrics
                     .queue

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use stock_tracker_shared::jobs::{SYNC_QUEUE, queue};
+use stock_tracker_shared::jobs::SYNC_QUEUE;
+use stock_tracker_shared::jobs::queue::{self, JobStatus};
 use stock_tracker_tests::TestApp;
 use stock_tracker_tests::http::{Session, TEST_CREDENTIALS_KEYS};
 use stock_tracker_tests::process::Process;
@@ -113,7 +114,10 @@ async fn run(app: &TestApp, s: &Session, run_id: &str) -> Value {
 }
 
 /// The queue entry of a run: (status, apalis attempts, lock_by, done_at as text).
-async fn queue_entry(app: &TestApp, run_id: &str) -> (String, i32, Option<String>, Option<String>) {
+async fn queue_entry(
+    app: &TestApp,
+    run_id: &str,
+) -> (JobStatus, i32, Option<String>, Option<String>) {
     let e = queue::entry(&app.db.owner, SYNC_QUEUE, run_id)
         .await
         .unwrap()
@@ -227,7 +231,7 @@ async fn a_job_that_kills_its_worker_every_time_is_dead_lettered_not_looped() {
     }
     // Its queue entry is finished (apalis writes results in batches) and nothing is held.
     let deadline = Instant::now() + Duration::from_secs(15);
-    while queue_entry(&app, &run_id).await.0 != "Done" {
+    while queue_entry(&app, &run_id).await.0 != JobStatus::Done {
         assert!(
             Instant::now() < deadline,
             "queue entry still {:?}",
@@ -284,7 +288,7 @@ async fn a_job_that_kills_its_worker_every_time_is_dead_lettered_not_looped() {
     let metrics = scrape(port);
     assert_eq!(sample(&metrics, DEAD_LETTERED), None, "{metrics}");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while queue_entry(&app, &next_id).await.0 != "Done" {
+    while queue_entry(&app, &next_id).await.0 != JobStatus::Done {
         assert!(Instant::now() < deadline, "new job not marked done");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -76,9 +76,8 @@ async fn the_worker_runs_a_queued_retention_job_once() {
     assert_eq!(
         queue::status_of(&db.owner, MAINTENANCE_QUEUE, &job.key())
             .await
-            .unwrap()
-            .as_deref(),
-        Some("Done")
+            .unwrap(),
+        Some(queue::JobStatus::Done)
     );
     // Asking again for the same period changes nothing.
     assert_eq!(queue_jobs(&db, &[job]).await, 0);

@@ -100,7 +100,11 @@ async fn a_sync_cut_off_by_the_grace_period_is_put_back_and_completed_by_another
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(job, "Pending", "the job is back in the queue");
+    assert_eq!(
+        job,
+        queue::JobStatus::Pending,
+        "the job is back in the queue"
+    );
 
     // WB answers quickly now; the next worker finishes the same run.
     wb.reset().await;

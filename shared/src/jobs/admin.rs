@@ -3,7 +3,7 @@
 //! (payloads hold none).
 
 use super::SYNC_QUEUE;
-use super::queue::{self, Trigger};
+use super::queue::{self, JobStatus, Trigger};
 use crate::ids::TenantId;
 use crate::tenancy::{self, Scope};
 use chrono::{DateTime, Utc};
@@ -11,7 +11,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 /// Sync queue entries by apalis status (Pending, Queued, Running, Done, Failed, Killed).
-pub async fn depth(conn: &mut PgConnection) -> sqlx::Result<Vec<(String, i64)>> {
+pub async fn depth(conn: &mut PgConnection) -> sqlx::Result<Vec<(JobStatus, i64)>> {
     queue::status_counts(conn, SYNC_QUEUE).await
 }
 

@@ -10,6 +10,9 @@ use crate::billing::Plan;
 use crate::ids::TenantId;
 use crate::sync::runs::{self, SyncRun};
 use crate::tenancy::Tx;
+/// A queue entry's state as apalis records it (Pending, Queued, Running, Done, Failed,
+/// Killed).
+pub use apalis::prelude::Status as JobStatus;
 use apalis::prelude::TaskBuilder;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, PgPool};
@@ -155,29 +158,31 @@ async fn push(
         })
 }
 
-/// Entries of one queue by apalis status (Pending, Queued, Running, Done, Failed, Killed),
-/// ordered by status.
+/// Entries of one queue by apalis status, ordered by status.
 pub async fn status_counts<'e>(
     db: impl PgExecutor<'e>,
     queue: &str,
-) -> sqlx::Result<Vec<(String, i64)>> {
-    sqlx::query_as(
+) -> sqlx::Result<Vec<(JobStatus, i64)>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
         "select status, count(*) from apalis.jobs where job_type = $1 group by status order by status",
     )
     .bind(queue)
     .fetch_all(db)
-    .await
+    .await?;
+    rows.into_iter()
+        .map(|(status, n)| Ok((parse_status(&status)?, n)))
+        .collect()
 }
 
 /// Entries of one queue in one apalis status.
 pub async fn count_in_status<'e>(
     db: impl PgExecutor<'e>,
     queue: &str,
-    status: &str,
+    status: JobStatus,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar("select count(*) from apalis.jobs where job_type = $1 and status = $2")
         .bind(queue)
-        .bind(status)
+        .bind(status.to_string())
         .fetch_one(db)
         .await
 }
@@ -188,20 +193,14 @@ pub async fn status_of<'e>(
     db: impl PgExecutor<'e>,
     queue: &str,
     key: &str,
-) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar(
-        "select status from apalis.jobs where job_type = $1 and idempotency_key = $2",
-    )
-    .bind(queue)
-    .bind(key)
-    .fetch_optional(db)
-    .await
+) -> sqlx::Result<Option<JobStatus>> {
+    Ok(entry(db, queue, key).await?.map(|e| e.status))
 }
 
 /// One queue entry as apalis records it.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
-    pub status: String,
+    pub status: JobStatus,
     /// apalis's own attempt count (not reliable after a crash: handlers count their own).
     pub attempts: i32,
     /// The worker that claimed it.
@@ -216,14 +215,27 @@ pub async fn entry<'e>(
     queue: &str,
     key: &str,
 ) -> sqlx::Result<Option<Entry>> {
-    sqlx::query_as(
-        "select status, attempts, lock_by, done_at::text as done_at from apalis.jobs
+    let row: Option<(String, i32, Option<String>, Option<String>)> = sqlx::query_as(
+        "select status, attempts, lock_by, done_at::text from apalis.jobs
           where job_type = $1 and idempotency_key = $2",
     )
     .bind(queue)
     .bind(key)
     .fetch_optional(db)
-    .await
+    .await?;
+    row.map(|(status, attempts, lock_by, done_at)| {
+        Ok(Entry {
+            status: parse_status(&status)?,
+            attempts,
+            lock_by,
+            done_at,
+        })
+    })
+    .transpose()
+}
+
+fn parse_status(status: &str) -> sqlx::Result<JobStatus> {
+    status.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 /// Entries some worker has claimed and not finished (Queued or Running), on every queue.
