@@ -4,6 +4,7 @@
 use chrono::Utc;
 use prometheus_client::registry::Registry;
 use std::time::{Duration, Instant};
+use stock_tracker_shared::jobs::maintenance::MaintenanceStatus;
 use stock_tracker_shared::jobs::{
     MAINTENANCE_QUEUE, MaintenanceJob, Retention, maintenance, queue,
 };
@@ -59,7 +60,7 @@ async fn the_worker_runs_a_queued_retention_job_once() {
             .await
             .unwrap()
             .unwrap();
-        if run.status == "succeeded" {
+        if run.status == MaintenanceStatus::Succeeded {
             break run;
         }
         assert!(Instant::now() < deadline, "never ran: {run:?}");
@@ -115,8 +116,8 @@ async fn a_job_past_its_attempts_is_dead_lettered_and_a_redelivery_does_nothing(
         .unwrap()
         .unwrap();
     assert_eq!(
-        (run.status.as_str(), run.error_code.as_deref(), run.attempts),
-        ("failed", Some("dead_lettered"), 4)
+        (run.status, run.error_code.as_deref(), run.attempts),
+        (MaintenanceStatus::Failed, Some("dead_lettered"), 4)
     );
     let kept: i64 = sqlx::query_scalar("select count(*) from sync_runs where id = $1")
         .bind(old)
@@ -143,5 +144,8 @@ async fn reconciliation_without_stripe_settings_records_that_it_skipped() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((run.status.as_str(), run.attempts), ("succeeded", 1));
+    assert_eq!(
+        (run.status, run.attempts),
+        (MaintenanceStatus::Succeeded, 1)
+    );
 }

@@ -59,23 +59,69 @@ pub async fn note_attempt_error(db: &PgPool, key: &str, message: &str) -> sqlx::
     Ok(())
 }
 
+/// Where a maintenance job is (the `status` column of `maintenance_runs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaintenanceStatus {
+    Queued,
+    Running,
+    Succeeded,
+    /// Given up on: `error_code` says why (`dead_lettered`).
+    Failed,
+}
+
+impl std::str::FromStr for MaintenanceStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "queued" => Ok(Self::Queued),
+            "running" => Ok(Self::Running),
+            "succeeded" => Ok(Self::Succeeded),
+            "failed" => Ok(Self::Failed),
+            other => Err(format!("unknown maintenance run status {other:?}")),
+        }
+    }
+}
+
 /// One maintenance run as recorded: for operators and tests.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct MaintenanceRun {
     pub key: String,
     pub kind: String,
-    pub status: String,
+    pub status: MaintenanceStatus,
     pub attempts: i32,
     pub outcome: Option<serde_json::Value>,
     pub error_code: Option<String>,
 }
 
+type Row = (
+    String,
+    String,
+    String,
+    i32,
+    Option<serde_json::Value>,
+    Option<String>,
+);
+
 pub async fn get(db: &PgPool, key: &str) -> sqlx::Result<Option<MaintenanceRun>> {
-    sqlx::query_as(
+    let row: Option<Row> = sqlx::query_as(
         "select key, kind, status, attempts, outcome, error_code from maintenance_runs
           where key = $1",
     )
     .bind(key)
     .fetch_optional(db)
-    .await
+    .await?;
+    row.map(|(key, kind, status, attempts, outcome, error_code)| {
+        Ok(MaintenanceRun {
+            status: status
+                .parse()
+                .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+            key,
+            kind,
+            attempts,
+            outcome,
+            error_code,
+        })
+    })
+    .transpose()
 }
