@@ -1,7 +1,7 @@
 //! The router: every route, its OpenAPI entry, and the layers all requests pass through.
 
 use crate::error::ApiError;
-use crate::http::{metrics, quota, request_id};
+use crate::http::{metrics, problems, quota, request_id};
 use crate::openapi::ApiDoc;
 use crate::routes::{
     api_keys, auth, billing, credentials, health, me, members, stock, sync, tenant,
@@ -9,10 +9,13 @@ use crate::routes::{
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tower::ServiceBuilder;
 use tower_governor::GovernorError;
 use tower_governor::GovernorLayer;
@@ -24,7 +27,7 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth_routes(&state))
         .routes(routes!(me::me))
         .routes(routes!(tenant::get_tenant, tenant::update_tenant))
@@ -60,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(health::ready))
         .routes(routes!(health::metrics))
         .split_for_parts();
+    crate::openapi::document_shared_problems(&mut openapi);
 
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(not_found)
@@ -73,6 +77,13 @@ pub fn router(state: AppState) -> Router {
                 .layer(axum::middleware::from_fn_with_state(
                     state.http_metrics.clone(),
                     metrics::middleware,
+                ))
+                .layer(axum::middleware::from_fn(
+                    problems::every_error_is_a_problem,
+                ))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.config.request_timeout,
+                    problems::request_timeout,
                 ))
                 .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
                 .layer(axum::middleware::from_fn(quota::middleware)),
@@ -89,12 +100,23 @@ fn auth_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .finish()
         .expect("burst and period are validated as positive by the config");
     let limiter = config.limiter().clone();
-    // Forget addresses that have been quiet, so the table does not grow without bound.
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            limiter.retain_recent();
+    // Forget addresses that have been quiet, so the table does not grow without bound:
+    // done by the requests themselves, at most once a minute, so no task outlives the app.
+    let last_sweep = Arc::new(std::sync::Mutex::new(Instant::now()));
+    let sweep = axum::middleware::from_fn(move |request: Request, next: Next| {
+        let (limiter, last_sweep) = (limiter.clone(), last_sweep.clone());
+        async move {
+            let due = last_sweep.lock().ok().is_some_and(|mut at| {
+                let due = at.elapsed() >= Duration::from_secs(60);
+                if due {
+                    *at = Instant::now();
+                }
+                due
+            });
+            if due {
+                limiter.retain_recent();
+            }
+            next.run(request).await
         }
     });
     OpenApiRouter::new()
@@ -104,6 +126,7 @@ fn auth_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(auth::logout))
         .routes(routes!(auth::accept_invitation))
         .layer(GovernorLayer::new(config).error_handler(rate_limited))
+        .layer(sweep)
 }
 
 fn rate_limited(err: GovernorError) -> Response {

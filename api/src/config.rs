@@ -32,6 +32,8 @@ pub struct ApiConfig {
     /// Concurrent Argon2 hashes; each takes ~19 MiB and a core for tens of milliseconds.
     pub password_hash_concurrency: usize,
     pub shutdown_grace: Duration,
+    /// The longest a request may take end to end; it then answers 503 `request_timeout`.
+    pub request_timeout: Duration,
     pub billing: BillingConfig,
 }
 
@@ -96,6 +98,15 @@ impl ApiConfig {
             login_max_delay: seconds(env, "LOGIN_MAX_DELAY_SECS", 300)?,
             password_hash_concurrency: env.parse_or("PASSWORD_HASH_CONCURRENCY", 4)?,
             shutdown_grace: seconds(env, "SHUTDOWN_GRACE_SECS", 25)?,
+            request_timeout: match seconds(env, "REQUEST_TIMEOUT_SECS", 30)? {
+                d if d.is_zero() => {
+                    return Err(ConfigError::malformed(
+                        "REQUEST_TIMEOUT_SECS",
+                        "must be at least 1 second",
+                    ));
+                }
+                d => d,
+            },
             billing: BillingConfig::from_env(env, &public_base_url)?,
             wb: WbConfig::from_env(env)?,
             cache_ttl: seconds(env, "CACHE_TTL_SECS", 300)?,

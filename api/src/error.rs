@@ -8,6 +8,10 @@ use crate::http::request_id;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use stock_tracker_shared::accounts::Invalid;
+use stock_tracker_shared::billing::refresh::BillingError;
+use stock_tracker_shared::billing::stripe::StripeApiError;
+use stock_tracker_shared::wb::WbError;
 use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -34,8 +38,13 @@ pub struct Problem {
     pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
+/// The error every handler returns. Boxed: handlers return `Result<_, ApiError>` on every
+/// path, and a small `Err` keeps the happy path's `Result` small.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<Detail>);
+
+#[derive(Debug)]
+pub struct Detail {
     status: StatusCode,
     code: &'static str,
     detail: String,
@@ -43,13 +52,28 @@ pub struct ApiError {
     retry_after: Option<u64>,
     extensions: serde_json::Map<String, serde_json::Value>,
     source: Option<anyhow::Error>,
+    /// Where an internal error arose (the `?` that converted it), for the log.
+    location: Option<&'static std::panic::Location<'static>>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+impl std::ops::Deref for ApiError {
+    type Target = Detail;
+    fn deref(&self) -> &Detail {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut Detail {
+        &mut self.0
+    }
+}
+
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(Detail {
             status,
             code,
             detail: detail.into(),
@@ -57,7 +81,8 @@ impl ApiError {
             retry_after: None,
             extensions: serde_json::Map::new(),
             source: None,
-        }
+            location: None,
+        }))
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -73,6 +98,11 @@ impl ApiError {
     pub fn with_extension(mut self, key: &str, value: serde_json::Value) -> Self {
         self.extensions.insert(key.to_string(), value);
         self
+    }
+
+    /// 422 for a field a domain type refused (see `accounts::inputs`).
+    pub fn field(field: &str, invalid: Invalid) -> Self {
+        Self::invalid(invalid.code, field, invalid.detail)
     }
 
     /// 422 for a field that parsed but is not acceptable.
@@ -113,6 +143,50 @@ impl ApiError {
         Self::new(StatusCode::TOO_MANY_REQUESTS, code, detail).with_retry_after(retry_after)
     }
 
+    /// 413: the body is larger than this endpoint accepts.
+    pub fn body_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "The request body is larger than this endpoint accepts.",
+        )
+    }
+
+    /// 404 for a path parameter that cannot name anything (a malformed id).
+    pub fn path_not_found(field: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("Nothing matches this {field}."),
+        )
+        .with_field(field)
+    }
+
+    /// 422 for text holding the NUL character, which nothing we store may contain.
+    pub fn nul_in_text(field: &str) -> Self {
+        Self::invalid(
+            "invalid_text",
+            field,
+            format!("{field} contains the NUL character."),
+        )
+    }
+
+    /// Maps a unique-key violation on `constraint` to `then`; any other error as usual.
+    /// `tx.insert(..).await.map_err(ApiError::on_constraint(users::EMAIL_KEY, || ...))?`
+    pub fn on_constraint(
+        constraint: &'static str,
+        then: impl FnOnce() -> ApiError,
+    ) -> impl FnOnce(sqlx::Error) -> ApiError {
+        move |err| {
+            if stock_tracker_shared::accounts::is_unique_violation(&err, constraint) {
+                then()
+            } else {
+                err.into()
+            }
+        }
+    }
+
+    #[track_caller]
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {
         let mut e = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -120,6 +194,7 @@ impl ApiError {
             "An unexpected error occurred; quote the request id when reporting it.",
         );
         e.source = Some(source.into());
+        e.location = Some(std::panic::Location::caller());
         e
     }
 
@@ -154,7 +229,8 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             match &self.source {
                 Some(source) => {
-                    tracing::error!(code = self.code, error = ?source, "request failed")
+                    let at = self.location.map(|l| format!("{}:{}", l.file(), l.line()));
+                    tracing::error!(code = self.code, at, error = ?source, "request failed")
                 }
                 None => tracing::warn!(code = self.code, detail = %self.detail, "request failed"),
             }
@@ -171,6 +247,8 @@ impl IntoResponse for ApiError {
 }
 
 impl From<sqlx::Error> for ApiError {
+    /// `#[track_caller]`: the `?` that converts the error is logged as where it arose.
+    #[track_caller]
     fn from(err: sqlx::Error) -> Self {
         // A database that is down or saturated is an outage to retry, not a bug.
         match err {
@@ -182,6 +260,7 @@ impl From<sqlx::Error> for ApiError {
                 )
                 .with_retry_after(5);
                 e.source = Some(err.into());
+                e.location = Some(std::panic::Location::caller());
                 e
             }
             other => ApiError::internal(other),
@@ -190,7 +269,62 @@ impl From<sqlx::Error> for ApiError {
 }
 
 impl From<anyhow::Error> for ApiError {
+    #[track_caller]
     fn from(err: anyhow::Error) -> Self {
         ApiError::internal(err)
+    }
+}
+
+impl From<StripeApiError> for ApiError {
+    fn from(e: StripeApiError) -> Self {
+        match e {
+            StripeApiError::Unavailable(reason) => {
+                tracing::warn!(%reason, "Stripe unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "stripe_unavailable",
+                    "The payment provider is unavailable; try again shortly.",
+                )
+                .with_retry_after(30)
+            }
+            StripeApiError::Refused { status, message } => {
+                tracing::error!(status, %message, "Stripe refused a billing request");
+                ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "stripe_refused",
+                    "The payment provider refused the request; support has been notified.",
+                )
+            }
+        }
+    }
+}
+
+impl From<BillingError> for ApiError {
+    #[track_caller]
+    fn from(e: BillingError) -> Self {
+        match e {
+            BillingError::Stripe(e) => e.into(),
+            BillingError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// The api calls WB only to check a token a seller is saving, so WB's refusal is about
+/// that token, and anything else is WB being unavailable.
+impl From<WbError> for ApiError {
+    fn from(e: WbError) -> Self {
+        match e {
+            WbError::Unauthorized | WbError::Forbidden => ApiError::invalid(
+                "token_rejected",
+                "token",
+                "Wildberries rejected this token.",
+            ),
+            other => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "wb_unavailable",
+                format!("Wildberries could not confirm the token: {}", other.human()),
+            )
+            .with_retry_after(30),
+        }
     }
 }

@@ -9,4 +9,3 @@ pub mod http;
 pub mod openapi;
 pub mod routes;
 pub mod state;
-pub mod validate;

@@ -8,6 +8,15 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+/// Whether syncs may use the token: `invalid` once WB refused it (until it is replaced).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum CredentialStatus {
+    Active,
+    Invalid,
+}
+
 /// What may be shown about a credential: never the token, only a mask and its facts.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct CredentialInfo {
@@ -19,7 +28,7 @@ pub struct CredentialInfo {
     pub read_only: bool,
     pub test_token: bool,
     pub expires_at: DateTime<Utc>,
-    pub status: String,
+    pub status: CredentialStatus,
     pub last_verified_at: Option<DateTime<Utc>>,
     pub last_error_code: Option<String>,
     pub last_error: Option<String>,
@@ -34,7 +43,7 @@ struct SealedRow {
     key_id: String,
     nonce: Vec<u8>,
     ciphertext: Vec<u8>,
-    status: String,
+    status: CredentialStatus,
 }
 
 impl SealedRow {
@@ -51,7 +60,7 @@ impl SealedRow {
 pub struct StoredCredential {
     pub id: Uuid,
     pub sealed: Sealed,
-    pub status: String,
+    pub status: CredentialStatus,
 }
 
 /// Shows the first and last four characters: enough to tell tokens apart, useless to
@@ -129,7 +138,7 @@ pub async fn sealed(tx: &mut Tx) -> sqlx::Result<Option<StoredCredential>> {
     .await?;
     Ok(row.map(|r| StoredCredential {
         id: r.id,
-        status: r.status.clone(),
+        status: r.status,
         sealed: r.sealed(),
     }))
 }

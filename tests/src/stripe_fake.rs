@@ -22,6 +22,8 @@ const PERIOD_END: i64 = PERIOD_START + 30 * 86_400;
 struct State {
     next: u64,
     subscriptions: HashMap<String, Value>,
+    /// How long reading a subscription takes (a slow Stripe).
+    read_delay: std::time::Duration,
 }
 
 impl State {
@@ -146,8 +148,11 @@ impl FakeStripe {
             .and(path_regex(r"^/v1/subscriptions/[^/]+$"))
             .respond_with(move |req: &Request| {
                 let id = req.url.path().rsplit('/').next().unwrap_or_default();
-                match s.lock().unwrap().subscriptions.get(id) {
-                    Some(sub) => ResponseTemplate::new(200).set_body_json(sub),
+                let state = s.lock().unwrap();
+                match state.subscriptions.get(id) {
+                    Some(sub) => ResponseTemplate::new(200)
+                        .set_body_json(sub)
+                        .set_delay(state.read_delay),
                     None => not_found("subscription"),
                 }
             })
@@ -231,6 +236,11 @@ impl FakeStripe {
             }),
         );
         id
+    }
+
+    /// From now on, reading a subscription takes `delay` (Stripe being slow).
+    pub fn stall_reads(&self, delay: std::time::Duration) {
+        self.state.lock().unwrap().read_delay = delay;
     }
 
     /// Changes a subscription's status at "Stripe" (what a payment or the dashboard does).

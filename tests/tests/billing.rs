@@ -42,7 +42,8 @@ async fn deliver_signed(app: &TestApp, payload: &str) -> stock_tracker_tests::ht
 /// Billing state as stored, read as the owner (bypassing the API) for comparisons.
 async fn stored(app: &TestApp, tenant: &str) -> Value {
     let row: (Value,) = sqlx::query_as(
-        "select to_jsonb(s) - 'updated_at' - 'created_at' from subscriptions s where tenant_id = $1",
+        "select to_jsonb(s) - 'updated_at' - 'created_at' - 'stripe_read_at'
+           from subscriptions s where tenant_id = $1",
     )
     .bind(Uuid::parse_str(tenant).unwrap())
     .fetch_one(&app.db.owner)
@@ -145,7 +146,7 @@ async fn checkout_creates_one_customer_and_a_subscription_session_for_the_plan()
             json!({"plan": "gold"}),
         )
         .await;
-    assert_eq!(bad.problem(422, "invalid_plan")["field"], "plan");
+    assert_eq!(bad.problem(422, "invalid_field")["field"], "plan");
     let portal = app
         .post("/api/v1/billing/portal-session", Some(&s.access), json!({}))
         .await;

@@ -8,7 +8,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use stock_tracker_shared::accounts::api_keys::{self, KeyScope};
 use stock_tracker_shared::accounts::{Role, memberships};
-use stock_tracker_shared::billing::{Access, subscriptions};
+use stock_tracker_shared::billing::{Access, TenantSubscription, subscriptions};
 use stock_tracker_shared::ids::{TenantId, UserId};
 use stock_tracker_shared::tenancy::{self, Scope};
 use uuid::Uuid;
@@ -46,33 +46,120 @@ impl Auth {
             )),
         }
     }
+}
 
-    pub fn require_write(&self) -> Result<(), ApiError> {
-        if self.role.can_write() {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(
+/// A person signed in as themselves (API keys are refused with 403).
+#[derive(Clone, Copy, Debug)]
+pub struct Person {
+    pub auth: Auth,
+    pub user: UserId,
+}
+
+/// A caller who may change data: owners, admins, members and read-write keys.
+#[derive(Clone, Copy, Debug)]
+pub struct Writer(pub Auth);
+
+/// An owner or admin, signed in as themselves (keys are never managers).
+#[derive(Clone, Copy, Debug)]
+pub struct Manager {
+    pub auth: Auth,
+    pub user: UserId,
+}
+
+/// A [`Writer`] or [`Manager`] whose subscription allows changes: an ended or unpaid plan
+/// keeps its data readable, but writes answer 402 `subscription_inactive`. Carries the
+/// subscription, so a handler needing its limits does not read it again.
+pub struct Active<R> {
+    pub caller: R,
+    pub subscription: TenantSubscription,
+}
+
+/// What every permission extractor knows: the caller.
+pub trait Caller {
+    fn auth(&self) -> &Auth;
+}
+
+macro_rules! caller {
+    ($($t:ty => |$s:ident| $e:expr),* $(,)?) => {$(
+        impl Caller for $t {
+            fn auth(&self) -> &Auth {
+                let $s = self;
+                $e
+            }
+        }
+
+        impl std::ops::Deref for $t {
+            type Target = Auth;
+            fn deref(&self) -> &Auth {
+                self.auth()
+            }
+        }
+    )*};
+}
+
+caller!(
+    Person => |s| &s.auth,
+    Writer => |s| &s.0,
+    Manager => |s| &s.auth,
+);
+
+impl<R: Caller> std::ops::Deref for Active<R> {
+    type Target = R;
+    fn deref(&self) -> &R {
+        &self.caller
+    }
+}
+
+impl FromRequestParts<AppState> for Person {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let auth = Auth::from_request_parts(parts, state).await?;
+        Ok(Person {
+            user: auth.user()?,
+            auth,
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for Writer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let auth = Auth::from_request_parts(parts, state).await?;
+        if !auth.role.can_write() {
+            return Err(ApiError::forbidden(
                 "Viewers and read-only keys cannot change data.",
-            ))
+            ));
         }
+        Ok(Writer(auth))
     }
+}
 
-    pub fn require_manage(&self) -> Result<(), ApiError> {
-        if self.role.can_manage() {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("Only owners and admins can do this."))
+impl FromRequestParts<AppState> for Manager {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let auth = Auth::from_request_parts(parts, state).await?;
+        if !auth.role.can_manage() {
+            return Err(ApiError::forbidden("Only owners and admins can do this."));
         }
+        Ok(Manager {
+            user: auth.user()?,
+            auth,
+        })
     }
+}
 
-    /// For writes a read-only subscription no longer allows (an ended or unpaid plan keeps
-    /// its data readable, and billing itself always works). Returns the subscription, so
-    /// a handler needing its limits does not read it again.
-    pub async fn require_active_subscription(
-        &self,
-        state: &AppState,
-    ) -> Result<subscriptions::TenantSubscription, ApiError> {
-        let mut tx = tenancy::begin(&state.db, self.scope()).await?;
+impl<R> FromRequestParts<AppState> for Active<R>
+where
+    R: Caller + FromRequestParts<AppState, Rejection = ApiError> + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = R::from_request_parts(parts, state).await?;
+        let mut tx = tenancy::begin(&state.db, caller.auth().scope()).await?;
         let subscription = subscriptions::current(&mut tx).await?;
         tx.commit().await?;
         if subscription.access == Access::ReadOnly {
@@ -83,7 +170,10 @@ impl Auth {
                  and syncs need an active plan (see /api/v1/billing).",
             ));
         }
-        Ok(subscription)
+        Ok(Active {
+            caller,
+            subscription,
+        })
     }
 }
 

@@ -8,4 +8,4 @@ pub mod password;
 pub mod role_cache;
 pub mod throttle;
 
-pub use extract::Auth;
+pub use extract::{Active, Auth, Caller, Manager, Person, Writer};

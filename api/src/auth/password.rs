@@ -4,10 +4,8 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::Arc;
+use stock_tracker_shared::accounts::{NewPassword, Password};
 use tokio::sync::Semaphore;
-
-pub const MIN_LEN: usize = 8;
-pub const MAX_LEN: usize = 128;
 
 /// OWASP's minimum for Argon2id: 19 MiB, 2 passes, 1 lane.
 const MEMORY_KIB: u32 = 19_456;
@@ -39,12 +37,13 @@ impl Passwords {
         })
     }
 
-    pub async fn hash(&self, password: String) -> anyhow::Result<String> {
+    pub async fn hash(&self, password: NewPassword) -> anyhow::Result<String> {
         let _permit = self.permits.acquire().await?;
         let argon = self.argon.clone();
+        let password = password.into_password();
         tokio::task::spawn_blocking(move || {
             argon
-                .hash_password(password.as_bytes())
+                .hash_password(password.expose().as_bytes())
                 .map(|h| h.to_string())
                 .map_err(|e| anyhow::anyhow!("argon2: {e}"))
         })
@@ -53,7 +52,7 @@ impl Passwords {
 
     /// Checks a password against a stored hash, or against a dummy when there is no user,
     /// in which case the answer is always false.
-    pub async fn verify(&self, password: String, stored: Option<String>) -> anyhow::Result<bool> {
+    pub async fn verify(&self, password: Password, stored: Option<String>) -> anyhow::Result<bool> {
         let _permit = self.permits.acquire().await?;
         let argon = self.argon.clone();
         let known = stored.is_some();
@@ -61,18 +60,12 @@ impl Passwords {
         tokio::task::spawn_blocking(move || {
             let parsed =
                 PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
-            Ok(argon.verify_password(password.as_bytes(), &parsed).is_ok() && known)
+            Ok(argon
+                .verify_password(password.expose().as_bytes(), &parsed)
+                .is_ok()
+                && known)
         })
         .await?
-    }
-}
-
-/// Length is the only rule (NIST 800-63B): no composition requirements.
-pub fn check_length(password: &str) -> Result<(), &'static str> {
-    match password.chars().count() {
-        n if n < MIN_LEN => Err("password_too_short"),
-        n if n > MAX_LEN => Err("password_too_long"),
-        _ => Ok(()),
     }
 }
 
@@ -83,25 +76,22 @@ mod tests {
     #[tokio::test]
     async fn hashes_with_argon2id_at_owasp_parameters_and_verifies() {
         let p = Passwords::new(1).unwrap();
-        let hash = p.hash("correct horse".into()).await.unwrap();
+        let new = NewPassword::parse(Password::from("correct horse".to_string())).unwrap();
+        let hash = p.hash(new).await.unwrap();
         assert!(
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{hash}"
         );
         assert!(
-            p.verify("correct horse".into(), Some(hash.clone()))
-                .await
-                .unwrap()
+            p.verify(
+                Password::from("correct horse".to_string()),
+                Some(hash.clone())
+            )
+            .await
+            .unwrap()
         );
-        assert!(!p.verify("wrong horse".into(), Some(hash)).await.unwrap());
-        assert!(!p.verify("timing-equaliser".into(), None).await.unwrap());
-    }
-
-    #[test]
-    fn length_bounds_count_characters() {
-        assert_eq!(check_length("1234567"), Err("password_too_short"));
-        assert_eq!(check_length("12345678"), Ok(()));
-        assert_eq!(check_length(&"я".repeat(128)), Ok(()));
-        assert_eq!(check_length(&"x".repeat(129)), Err("password_too_long"));
+        let typed = |s: &str| Password::from(s.to_string());
+        assert!(!p.verify(typed("wrong horse"), Some(hash)).await.unwrap());
+        assert!(!p.verify(typed("timing-equaliser"), None).await.unwrap());
     }
 }

@@ -4,8 +4,9 @@
 pub mod app_metrics;
 pub mod cached;
 pub mod client_ip;
-pub mod json;
+pub mod input;
 pub mod metrics;
 pub mod pagination;
+pub mod problems;
 pub mod quota;
 pub mod request_id;

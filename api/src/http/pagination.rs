@@ -15,6 +15,7 @@ pub const MAX_LIMIT: u32 = 200;
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -33,8 +34,13 @@ impl PageQuery {
         }
     }
 
+    /// The decoded cursor; an empty one asks for the first page, like none.
     pub fn after<K: DeserializeOwned>(&self) -> Result<Option<K>, ApiError> {
-        self.cursor.as_deref().map(decode).transpose()
+        self.cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(decode)
+            .transpose()
     }
 }
 

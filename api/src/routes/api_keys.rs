@@ -1,24 +1,29 @@
 //! `/api/v1/api-keys`: keys for the seller's own systems. Owners and admins manage them,
 //! signed in as themselves (a key cannot mint or revoke keys).
 
-use crate::auth::Auth;
 use crate::auth::opaque::{self, API_KEY};
+use crate::auth::{Active, Manager};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::http::json::JsonBody;
+use crate::http::input::{JsonBody, PathParams};
 use crate::state::AppState;
-use crate::validate;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use stock_tracker_shared::accounts::KeyName;
 use stock_tracker_shared::accounts::api_keys::{self, ApiKey, KeyScope, NewKey};
+use stock_tracker_shared::ids::ApiKeyId;
 use stock_tracker_shared::tenancy;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateApiKeyRequest {
     /// What the key is for, 1 to 100 characters ("ERP export").
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u00AD\u061C\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*[^\s\u0000-\u001F\u007F-\u009F\u00AD\u061C\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB][^\u0000-\u001F\u007F-\u009F\u00AD\u061C\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*$"
+    )]
     pub name: String,
     /// `read` (GET only) or `read_write` (also starts syncs).
     pub scope: KeyScope,
@@ -44,20 +49,11 @@ pub struct ApiKeyCreated {
 )]
 pub async fn create(
     State(state): State<AppState>,
-    auth: Auth,
+    manager: Active<Manager>,
     JsonBody(body): JsonBody<CreateApiKeyRequest>,
 ) -> ApiResult<(StatusCode, Json<ApiKeyCreated>)> {
-    auth.require_manage()?;
-    let user = auth.user()?;
-    let name = validate::name("name", &body.name)?;
-    if name.chars().count() > 100 {
-        return Err(ApiError::invalid(
-            "invalid_name",
-            "name",
-            "At most 100 characters.",
-        ));
-    }
-    auth.require_active_subscription(&state).await?;
+    let (auth, user) = (manager.auth, manager.user);
+    let name = KeyName::parse(&body.name).map_err(|e| ApiError::field("name", e))?;
     let generated = opaque::generate(API_KEY, auth.tenant);
     let hint: String = generated
         .token
@@ -73,7 +69,7 @@ pub async fn create(
         &mut tx,
         NewKey {
             tenant: auth.tenant,
-            name: &name,
+            name: name.as_str(),
             scope: body.scope,
             key_hash: &generated.hash,
             hint: &hint,
@@ -99,10 +95,8 @@ pub async fn create(
         (status = 403, description = "Only owners and admins, signed in, see keys", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<ApiKey>>> {
-    auth.require_manage()?;
-    auth.user()?;
-    let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+pub async fn list(State(state): State<AppState>, manager: Manager) -> ApiResult<Json<Vec<ApiKey>>> {
+    let mut tx = tenancy::begin(&state.db, manager.scope()).await?;
     let keys = api_keys::list(&mut tx).await?;
     tx.commit().await?;
     Ok(Json(keys))
@@ -120,13 +114,11 @@ pub async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<V
 )]
 pub async fn revoke(
     State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<Uuid>,
+    manager: Manager,
+    PathParams(id): PathParams<ApiKeyId>,
 ) -> ApiResult<StatusCode> {
-    auth.require_manage()?;
-    auth.user()?;
-    let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
-    let revoked = api_keys::revoke(&mut tx, id).await?;
+    let mut tx = tenancy::begin(&state.db, manager.scope()).await?;
+    let revoked = api_keys::revoke(&mut tx, id.0).await?;
     tx.commit().await?;
     if revoked {
         Ok(StatusCode::NO_CONTENT)

@@ -3,16 +3,16 @@
 use crate::auth::opaque::{self, INVITATION, REFRESH};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::client_ip::ClientIp;
-use crate::http::json::JsonBody;
+use crate::http::input::JsonBody;
 use crate::routes::{RoleView, TenantView, UserView};
 use crate::state::AppState;
-use crate::validate;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use stock_tracker_shared::accounts::{
-    self, Role, invitations, memberships, sessions, tenants, users,
+    CompanyName, Email, NewPassword, Password, Role, invitations, memberships, sessions, tenants,
+    users,
 };
 use stock_tracker_shared::ids::{TenantId, UserId};
 use stock_tracker_shared::tenancy::{self, Scope, Tx};
@@ -21,18 +21,26 @@ use uuid::Uuid;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
-    #[schema(example = "seller@example.com")]
+    #[schema(example = "seller@example.com", format = Email, max_length = 254)]
     pub email: String,
     /// 8 to 128 characters.
-    pub password: String,
-    #[schema(example = "ООО Ромашка")]
+    #[schema(value_type = String, min_length = 8, max_length = 128)]
+    pub password: Password,
+    /// Shown to the team; no control, invisible or text-direction characters.
+    #[schema(
+        example = "ООО Ромашка",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u00AD\u061C\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*[^\s\u0000-\u001F\u007F-\u009F\u00AD\u061C\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB][^\u0000-\u001F\u007F-\u009F\u00AD\u061C\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*$"
+    )]
     pub company_name: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub email: String,
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: Password,
     /// Which of the user's tenants to sign in to; the oldest membership when omitted.
     pub tenant_id: Option<Uuid>,
 }
@@ -47,7 +55,8 @@ pub struct AcceptInvitationRequest {
     /// The one-time token returned when the invitation was created.
     pub token: String,
     /// A new password, or the existing one if this email already has an account.
-    pub password: String,
+    #[schema(value_type = String, min_length = 8, max_length = 128)]
+    pub password: Password,
 }
 
 /// A new session: a short-lived access token and the refresh token that renews it.
@@ -84,24 +93,21 @@ pub async fn register(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<TokenResponse>)> {
-    let email = validate::email("email", &body.email)?;
-    validate::password("password", &body.password)?;
-    let company = validate::name("company_name", &body.company_name)?;
-    let hash = state.passwords.hash(body.password).await?;
+    let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e))?;
+    let password = NewPassword::parse(body.password).map_err(|e| ApiError::field("password", e))?;
+    let company =
+        CompanyName::parse(&body.company_name).map_err(|e| ApiError::field("company_name", e))?;
+    let hash = state.passwords.hash(password).await?;
 
     let (tenant_id, user_id) = (TenantId::new(), UserId::new());
     let mut tx = tenancy::begin(&state.db, Scope::tenant(tenant_id).with_user(user_id)).await?;
-    let tenant = tenants::insert(&mut tx, tenant_id, &company).await?;
-    let user = users::insert(&mut tx, user_id, &email, &hash)
+    let tenant = tenants::insert(&mut tx, tenant_id, company.as_str()).await?;
+    let user = users::insert(&mut tx, user_id, email.as_str(), &hash)
         .await
-        .map_err(|e| {
-            if accounts::is_unique_violation(&e, users::EMAIL_KEY) {
-                ApiError::conflict("email_taken", "An account with this email already exists.")
-                    .with_field("email")
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(ApiError::on_constraint(users::EMAIL_KEY, || {
+            ApiError::conflict("email_taken", "An account with this email already exists.")
+                .with_field("email")
+        }))?;
     memberships::insert(&mut tx, tenant_id, user_id, Role::Owner).await?;
     let response = start_session(&state, &mut tx, user, tenant, Role::Owner, None).await?;
     tx.commit().await?;
@@ -125,7 +131,7 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let email = body.email.trim().to_lowercase();
+    let email = Email::normalise(&body.email);
     let subjects = state.throttle.subjects(&email, ip);
     if let Some(wait) = state.throttle.wait(&subjects).await {
         return Err(ApiError::too_many_requests(
@@ -250,7 +256,6 @@ pub async fn accept_invitation(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<AcceptInvitationRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    validate::password("password", &body.password)?;
     let token = body.token.trim();
     let tenant_id =
         opaque::tenant_of(INVITATION, token).ok_or_else(|| ApiError::not_found("invitation"))?;
@@ -276,7 +281,9 @@ pub async fn accept_invitation(
             existing
         }
         None => {
-            let hash = state.passwords.hash(body.password).await?;
+            let password =
+                NewPassword::parse(body.password).map_err(|e| ApiError::field("password", e))?;
+            let hash = state.passwords.hash(password).await?;
             let id = UserId::new();
             tenancy::rescope(&mut tx, Scope::tenant(tenant_id).with_user(id)).await?;
             users::insert(&mut tx, id, &invitation.email, &hash).await?
@@ -285,16 +292,12 @@ pub async fn accept_invitation(
     tenancy::rescope(&mut tx, Scope::tenant(tenant_id).with_user(user.id)).await?;
     memberships::insert(&mut tx, tenant_id, user.id, invitation.role)
         .await
-        .map_err(|e| {
-            if accounts::is_unique_violation(&e, "memberships_pkey") {
-                ApiError::conflict(
-                    "already_member",
-                    "This account is already a member of the tenant.",
-                )
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(ApiError::on_constraint(memberships::PKEY, || {
+            ApiError::conflict(
+                "already_member",
+                "This account is already a member of the tenant.",
+            )
+        }))?;
     let tenant = tenants::current(&mut tx)
         .await?
         .ok_or_else(|| ApiError::not_found("invitation"))?;

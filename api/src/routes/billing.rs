@@ -1,24 +1,25 @@
 //! `/api/v1/billing`: plans, the tenant's subscription and usage, Stripe Checkout and the
 //! customer portal, plan changes, cancellation, and Stripe's webhook.
 
-use crate::auth::Auth;
+use crate::auth::{Auth, Manager};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::http::json::JsonBody;
+use crate::http::input::{JsonBody, QueryParams};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use stock_tracker_shared::accounts::{tenants, users};
-use stock_tracker_shared::billing::refresh::{self, BillingError};
-use stock_tracker_shared::billing::stripe::{StripeApi, StripeApiError};
+use stock_tracker_shared::billing::refresh;
+use stock_tracker_shared::billing::stripe::StripeApi;
+use stock_tracker_shared::billing::subscriptions::SubscriptionStatus;
 use stock_tracker_shared::billing::webhook::{self, Rejected};
 use stock_tracker_shared::billing::{
     Access, Limits, Plan, TenantSubscription, subscriptions, usage,
 };
-use stock_tracker_shared::tenancy::{self, Tx};
+use stock_tracker_shared::tenancy;
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -54,8 +55,8 @@ pub struct SubscriptionView {
     pub plan: Plan,
     /// The plan billed from the next period (differs while a downgrade waits).
     pub billed_plan: Plan,
-    /// Stripe's status (`trialing`, `active`, `past_due`, `canceled`, ...).
-    pub status: String,
+    /// Stripe's status.
+    pub status: SubscriptionStatus,
     pub access: Access,
     pub limits: Limits,
     pub trial_ends_at: Option<DateTime<Utc>>,
@@ -76,9 +77,7 @@ impl From<TenantSubscription> for SubscriptionView {
             plan: s.plan,
             billed_plan: s.billed_plan,
             has_stripe_subscription: s.stripe_subscription_id.is_some(),
-            grace_ends_at: (s.status == "past_due")
-                .then(|| s.past_due_since.map(|t| t + chrono::Duration::days(7)))
-                .flatten(),
+            grace_ends_at: s.grace_ends_at,
             status: s.status,
             access: s.access,
             trial_ends_at: s.trial_ends_at,
@@ -90,6 +89,7 @@ impl From<TenantSubscription> for SubscriptionView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SubscriptionQuery {
     /// Re-read the subscription from Stripe first (the page after Checkout uses this).
     #[serde(default)]
@@ -108,14 +108,12 @@ pub struct SubscriptionQuery {
 pub async fn subscription(
     State(state): State<AppState>,
     auth: Auth,
-    Query(query): Query<SubscriptionQuery>,
+    QueryParams(query): QueryParams<SubscriptionQuery>,
 ) -> ApiResult<Json<SubscriptionView>> {
-    let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
     if query.refresh {
-        refresh::refresh(&mut tx, stripe(&state)?, None)
-            .await
-            .map_err(billing_error)?;
+        refresh::refresh(&state.db, auth.tenant, stripe(&state)?, None).await?;
     }
+    let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
     let current = subscriptions::current(&mut tx).await?;
     tx.commit().await?;
     Ok(Json(current.into()))
@@ -123,16 +121,7 @@ pub async fn subscription(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PlanRequest {
-    /// `starter`, `pro` or `enterprise`.
-    pub plan: String,
-}
-
-impl PlanRequest {
-    fn plan(&self) -> Result<Plan, ApiError> {
-        self.plan
-            .parse()
-            .map_err(|e: String| ApiError::invalid("invalid_plan", "plan", e))
-    }
+    pub plan: Plan,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -148,59 +137,56 @@ pub struct HostedPage {
         (status = 200, description = "Stripe Checkout page for the plan", body = HostedPage),
         (status = 403, description = "Only owners and admins manage billing", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A subscription already runs; change its plan instead (`subscription_exists`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown plan (`invalid_plan`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown plan (`invalid_field` on `plan`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Stripe not configured (`billing_not_configured`) or unreachable (`stripe_unavailable`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn checkout_session(
     State(state): State<AppState>,
-    auth: Auth,
-    JsonBody(body): JsonBody<PlanRequest>,
+    manager: Manager,
+    JsonBody(PlanRequest { plan }): JsonBody<PlanRequest>,
 ) -> ApiResult<Json<HostedPage>> {
-    auth.require_manage()?;
-    let user = auth.user()?;
-    let plan = body.plan()?;
     let stripe = stripe(&state)?;
-    let mut tx = tenancy::begin(&state.db, auth.scope().with_user(user)).await?;
-    let current = subscriptions::lock(&mut tx).await?;
+    let mut tx = tenancy::begin(&state.db, manager.scope().with_user(manager.user)).await?;
+    let current = subscriptions::current(&mut tx).await?;
+    let email = users::by_id(&mut tx, manager.user)
+        .await?
+        .map(|u| u.email)
+        .unwrap_or_default();
+    let name = tenants::current(&mut tx)
+        .await?
+        .map(|t| t.name)
+        .unwrap_or_default();
+    tx.commit().await?;
     if current.has_live_stripe_subscription() {
         return Err(ApiError::conflict(
             "subscription_exists",
             "The tenant already has a subscription; use change-plan or the portal.",
         ));
     }
+    let tenant = manager.tenant.to_string();
     let customer = match current.stripe_customer_id {
         Some(customer) => customer,
         None => {
-            let email = users::by_id(&mut tx, user)
-                .await?
-                .map(|u| u.email)
-                .unwrap_or_default();
-            let name = tenants::current(&mut tx)
-                .await?
-                .map(|t| t.name)
-                .unwrap_or_default();
-            let customer = stripe
-                .create_customer(&auth.tenant.to_string(), &email, &name)
-                .await
-                .map_err(stripe_error)?;
-            subscriptions::set_customer(&mut tx, &customer).await?;
-            customer
+            // Created outside any transaction; kept even if Checkout fails (reused next
+            // time). Two racing requests link whichever customer was stored first.
+            let created = stripe.create_customer(&tenant, &email, &name).await?;
+            let mut tx = tenancy::begin(&state.db, manager.scope()).await?;
+            let linked = subscriptions::set_customer(&mut tx, &created).await?;
+            tx.commit().await?;
+            linked
         }
     };
-    // The customer is kept even if Checkout fails: it is reused next time.
-    tx.commit().await?;
     let billing = &state.config.billing;
     let session = stripe
         .create_checkout_session(
-            &auth.tenant.to_string(),
+            &tenant,
             &customer,
             plan,
             &billing.success_url,
             &billing.cancel_url,
         )
-        .await
-        .map_err(stripe_error)?;
+        .await?;
     hosted(session.url)
 }
 
@@ -216,12 +202,10 @@ pub async fn checkout_session(
 )]
 pub async fn portal_session(
     State(state): State<AppState>,
-    auth: Auth,
+    manager: Manager,
 ) -> ApiResult<Json<HostedPage>> {
-    auth.require_manage()?;
-    auth.user()?;
     let stripe = stripe(&state)?;
-    let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+    let mut tx = tenancy::begin(&state.db, manager.scope()).await?;
     let current = subscriptions::current(&mut tx).await?;
     tx.commit().await?;
     let customer = current.stripe_customer_id.ok_or_else(|| {
@@ -232,8 +216,7 @@ pub async fn portal_session(
     })?;
     let session = stripe
         .create_portal_session(&customer, &state.config.billing.portal_return_url)
-        .await
-        .map_err(stripe_error)?;
+        .await?;
     hosted(session.url)
 }
 
@@ -244,21 +227,17 @@ pub async fn portal_session(
         (status = 200, description = "Upgrades apply now (prorated); downgrades at the end of the paid period", body = SubscriptionView),
         (status = 403, description = "Only owners and admins manage billing", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No running subscription (`no_subscription`) or already on that plan (`same_plan`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown plan (`invalid_plan`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown plan (`invalid_field` on `plan`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Stripe not configured or unreachable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn change_plan(
     State(state): State<AppState>,
-    auth: Auth,
-    JsonBody(body): JsonBody<PlanRequest>,
+    manager: Manager,
+    JsonBody(PlanRequest { plan }): JsonBody<PlanRequest>,
 ) -> ApiResult<Json<SubscriptionView>> {
-    auth.require_manage()?;
-    auth.user()?;
-    let plan = body.plan()?;
     let stripe = stripe(&state)?;
-    let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
-    let before = live_subscription(&mut tx).await?;
+    let before = live_subscription(&state, &manager).await?;
     if plan == before.billed_plan {
         return Err(ApiError::conflict(
             "same_plan",
@@ -266,13 +245,12 @@ pub async fn change_plan(
         ));
     }
     let id = before.stripe_subscription_id.clone().unwrap_or_default();
-    let sub = stripe.subscription(&id).await.map_err(stripe_error)?;
+    let sub = stripe.subscription(&id).await?;
     let upgrade = plan > before.billed_plan;
-    let changed = stripe
-        .change_price(&sub, plan, upgrade)
-        .await
-        .map_err(stripe_error)?;
-    subscriptions::apply(&mut tx, &before, &changed, Some(plan)).await?;
+    let changed = stripe.change_price(&sub, plan, upgrade).await?;
+    let mut tx = tenancy::begin(&state.db, manager.scope()).await?;
+    let locked = subscriptions::lock(&mut tx).await?;
+    subscriptions::apply(&mut tx, &locked, &changed, Some(plan), before.read_at).await?;
     if !upgrade && let Some(at) = before.current_period_end {
         subscriptions::schedule_downgrade(&mut tx, before.plan, at).await?;
     }
@@ -299,25 +277,23 @@ pub struct CancelRequest {
 )]
 pub async fn cancel(
     State(state): State<AppState>,
-    auth: Auth,
+    manager: Manager,
     JsonBody(body): JsonBody<CancelRequest>,
 ) -> ApiResult<Json<SubscriptionView>> {
-    auth.require_manage()?;
-    auth.user()?;
     let stripe = stripe(&state)?;
-    let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
-    let before = live_subscription(&mut tx).await?;
+    let before = live_subscription(&state, &manager).await?;
     let id = before.stripe_subscription_id.clone().unwrap_or_default();
     let sub = if body.at_period_end {
-        stripe.set_cancel_at_period_end(&id, true).await
+        stripe.set_cancel_at_period_end(&id, true).await?
     } else {
-        stripe.cancel_now(&id).await
-    }
-    .map_err(stripe_error)?;
+        stripe.cancel_now(&id).await?
+    };
     let plan = sub
         .price_id()
         .and_then(|p| stripe.config().plan_for_price(p));
-    subscriptions::apply(&mut tx, &before, &sub, plan).await?;
+    let mut tx = tenancy::begin(&state.db, manager.scope()).await?;
+    let locked = subscriptions::lock(&mut tx).await?;
+    subscriptions::apply(&mut tx, &locked, &sub, plan, before.read_at).await?;
     let after = subscriptions::current(&mut tx).await?;
     tx.commit().await?;
     Ok(Json(after.into()))
@@ -437,7 +413,7 @@ pub async fn webhook(
         Err(e) => {
             metrics.stripe_webhook(&event.kind, "failed");
             tracing::warn!(event = %event.id, kind = %event.kind, error = %e, "Stripe webhook failed; Stripe will retry");
-            Err(billing_error(e))
+            Err(e.into())
         }
     }
 }
@@ -452,8 +428,11 @@ fn stripe(state: &AppState) -> Result<&StripeApi, ApiError> {
     })
 }
 
-async fn live_subscription(tx: &mut Tx) -> Result<TenantSubscription, ApiError> {
-    let current = subscriptions::lock(tx).await?;
+/// The tenant's subscription, read and committed, if it has one running at Stripe.
+async fn live_subscription(state: &AppState, manager: &Manager) -> ApiResult<TenantSubscription> {
+    let mut tx = tenancy::begin(&state.db, manager.scope()).await?;
+    let current = subscriptions::current(&mut tx).await?;
+    tx.commit().await?;
     if !current.has_live_stripe_subscription() {
         return Err(ApiError::conflict(
             "no_subscription",
@@ -467,33 +446,4 @@ fn hosted(url: Option<String>) -> ApiResult<Json<HostedPage>> {
     url.map(|url| Json(HostedPage { url })).ok_or_else(|| {
         ApiError::internal(anyhow::anyhow!("Stripe returned a session without a URL"))
     })
-}
-
-fn stripe_error(e: StripeApiError) -> ApiError {
-    match e {
-        StripeApiError::Unavailable(reason) => {
-            tracing::warn!(%reason, "Stripe unavailable");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "stripe_unavailable",
-                "The payment provider is unavailable; try again shortly.",
-            )
-            .with_retry_after(30)
-        }
-        StripeApiError::Refused { status, message } => {
-            tracing::error!(status, %message, "Stripe refused a billing request");
-            ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "stripe_refused",
-                "The payment provider refused the request; support has been notified.",
-            )
-        }
-    }
-}
-
-fn billing_error(e: BillingError) -> ApiError {
-    match e {
-        BillingError::Stripe(e) => stripe_error(e),
-        BillingError::Db(e) => e.into(),
-    }
 }

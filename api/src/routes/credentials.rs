@@ -1,8 +1,8 @@
 //! `/api/v1/wb/credentials`: the tenant's Wildberries API token.
 
-use crate::auth::Auth;
+use crate::auth::{Active, Auth, Manager};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::http::json::JsonBody;
+use crate::http::input::JsonBody;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use stock_tracker_shared::Secret;
-use stock_tracker_shared::credentials::{self, CredentialInfo, NewCredential};
+use stock_tracker_shared::credentials::{self, CredentialInfo, CredentialStatus, NewCredential};
 use stock_tracker_shared::tenancy;
-use stock_tracker_shared::wb::{Host, TokenType, WbError, token};
+use stock_tracker_shared::wb::{Host, TokenType, token};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -45,8 +45,8 @@ pub struct CredentialView {
     pub expires_at: DateTime<Utc>,
     /// Whole days until expiry (negative once expired).
     pub days_left: i64,
-    /// `active`, or `invalid` once WB refused it (syncing stops until it is replaced).
-    pub status: String,
+    /// `invalid` once WB refused it (syncing stops until it is replaced).
+    pub status: CredentialStatus,
     pub last_verified_at: Option<DateTime<Utc>>,
     pub last_error_code: Option<String>,
     pub last_error: Option<String>,
@@ -97,11 +97,10 @@ impl From<CredentialInfo> for CredentialView {
 )]
 pub async fn put_credentials(
     State(state): State<AppState>,
-    auth: Auth,
+    manager: Active<Manager>,
     JsonBody(body): JsonBody<PutCredentialRequest>,
 ) -> ApiResult<Json<CredentialView>> {
-    auth.require_manage()?;
-    auth.require_active_subscription(&state).await?;
+    let auth = manager.auth;
     let raw = Secret::new(body.token.trim().to_string());
     let facts = token::decode(raw.expose()).map_err(|_| {
         ApiError::invalid(
@@ -142,24 +141,7 @@ pub async fn put_credentials(
         .with_extension("missing", json!(missing)));
     }
 
-    state
-        .wb
-        .session(raw.clone())
-        .ping(Host::Content)
-        .await
-        .map_err(|e| match e {
-            WbError::Unauthorized | WbError::Forbidden => ApiError::invalid(
-                "token_rejected",
-                "token",
-                "Wildberries rejected this token.",
-            ),
-            other => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "wb_unavailable",
-                format!("Wildberries could not confirm the token: {}", other.human()),
-            )
-            .with_retry_after(30),
-        })?;
+    state.wb.session(raw.clone()).ping(Host::Content).await?;
 
     let id = Uuid::new_v4();
     let sealed = state.vault.seal(auth.tenant, id, &raw);
@@ -214,9 +196,9 @@ pub async fn get_credentials(
 )]
 pub async fn delete_credentials(
     State(state): State<AppState>,
-    auth: Auth,
+    manager: Manager,
 ) -> ApiResult<StatusCode> {
-    auth.require_manage()?;
+    let auth = manager.auth;
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
     if !credentials::delete(&mut tx).await? {
         return Err(ApiError::not_found("credential"));

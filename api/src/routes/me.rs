@@ -1,4 +1,4 @@
-use crate::auth::Auth;
+use crate::auth::Person;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::routes::{RoleView, TenantView, UserView};
 use crate::state::AppState;
@@ -22,10 +22,11 @@ pub struct MeResponse {
     responses(
         (status = 200, description = "The signed-in user, their tenant and role", body = MeResponse),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "API keys have no user (`forbidden`); sign in as a person", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn me(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<MeResponse>> {
-    let me = auth.user()?;
+pub async fn me(State(state): State<AppState>, person: Person) -> ApiResult<Json<MeResponse>> {
+    let (auth, me) = (person.auth, person.user);
     let mut tx = tenancy::begin(&state.db, auth.scope().with_user(me)).await?;
     let user = users::by_id(&mut tx, me)
         .await?

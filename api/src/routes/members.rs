@@ -1,19 +1,18 @@
 //! `/api/v1/tenant/members` and `/api/v1/tenant/invitations`: the team.
 
-use crate::auth::Auth;
 use crate::auth::opaque::{self, INVITATION};
+use crate::auth::{Active, Auth, Manager, Person};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::http::json::JsonBody;
+use crate::http::input::{JsonBody, PathParams, QueryParams};
 use crate::http::pagination::{Page, PageQuery};
 use crate::routes::RoleView;
 use crate::state::AppState;
-use crate::validate;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use stock_tracker_shared::accounts::{Role, invitations, memberships};
+use stock_tracker_shared::accounts::{Email, Role, invitations, memberships};
 use stock_tracker_shared::ids::UserId;
 use stock_tracker_shared::tenancy;
 use utoipa::ToSchema;
@@ -29,6 +28,7 @@ pub struct MemberView {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct InvitationRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// `admin`, `member` or `viewer`; only owners may invite admins.
     pub role: RoleView,
@@ -57,7 +57,7 @@ pub struct InvitationCreated {
 pub async fn list_members(
     State(state): State<AppState>,
     auth: Auth,
-    Query(page): Query<PageQuery>,
+    QueryParams(page): QueryParams<PageQuery>,
 ) -> ApiResult<Json<Page<MemberView>>> {
     let limit = page.limit()?;
     let after: Option<(DateTime<Utc>, Uuid)> = page.after()?;
@@ -92,16 +92,13 @@ pub async fn list_members(
 )]
 pub async fn remove_member(
     State(state): State<AppState>,
-    auth: Auth,
-    Path(user_id): Path<String>,
+    person: Person,
+    PathParams(target): PathParams<UserId>,
 ) -> ApiResult<StatusCode> {
-    // A malformed id names no member: same answer as an unknown one.
-    let target = Uuid::try_parse(&user_id)
-        .map(UserId)
-        .map_err(|_| ApiError::not_found("member"))?;
-    let leaving = target == auth.user()?;
-    if !leaving {
-        auth.require_manage()?;
+    let auth = person.auth;
+    let leaving = target == person.user;
+    if !leaving && !auth.role.can_manage() {
+        return Err(ApiError::forbidden("Only owners and admins can do this."));
     }
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
     let role = memberships::role_of(&mut tx, target)
@@ -141,12 +138,11 @@ pub async fn remove_member(
 )]
 pub async fn create_invitation(
     State(state): State<AppState>,
-    auth: Auth,
+    manager: Active<Manager>,
     JsonBody(body): JsonBody<InvitationRequest>,
 ) -> ApiResult<(StatusCode, Json<InvitationCreated>)> {
-    auth.require_manage()?;
-    auth.require_active_subscription(&state).await?;
-    let email = validate::email("email", &body.email)?;
+    let (auth, inviter) = (manager.auth, manager.user);
+    let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e))?;
     let role = Role::from(body.role);
     if role == Role::Owner {
         return Err(ApiError::invalid(
@@ -163,10 +159,10 @@ pub async fn create_invitation(
     let invitation = invitations::insert(
         &mut tx,
         invitations::NewInvitation {
-            email: &email,
+            email: email.as_str(),
             role,
             token_hash: &secret.hash,
-            invited_by: auth.user()?,
+            invited_by: inviter,
             expires_at: Utc::now() + state.config.invitation_ttl,
         },
     )

@@ -4,28 +4,24 @@
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::cached::cached;
+use crate::http::input::{PathParams, QueryParams};
 use crate::http::pagination::{Page, PageQuery};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use stock_tracker_shared::ids::NmId;
 use stock_tracker_shared::stock::{history, products, stocks, warehouses};
-use stock_tracker_shared::sync::runs;
+use stock_tracker_shared::sync::WarehouseKind;
+use stock_tracker_shared::sync::runs::{self, RunStatus};
 use stock_tracker_shared::tenancy::{self, Tx};
 use utoipa::{IntoParams, ToSchema};
 
 async fn synced_at(tx: &mut Tx) -> sqlx::Result<Option<DateTime<Utc>>> {
-    Ok(runs::last_with_status(tx, "succeeded")
+    Ok(runs::last_with_status(tx, RunStatus::Succeeded)
         .await?
         .and_then(|r| r.finished_at))
-}
-
-fn nm_id_of(raw: &str) -> ApiResult<i64> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ApiError::not_found("product"))
 }
 
 #[derive(Debug, Serialize, Deserialize, IntoParams)]
@@ -33,7 +29,10 @@ fn nm_id_of(raw: &str) -> ApiResult<i64> {
 pub struct ProductsQuery {
     /// Substring of vendor code, title or brand, or an exact barcode.
     pub search: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -51,7 +50,7 @@ pub struct ProductsQuery {
 pub async fn list_products(
     State(state): State<AppState>,
     auth: Auth,
-    Query(q): Query<ProductsQuery>,
+    QueryParams(q): QueryParams<ProductsQuery>,
 ) -> ApiResult<Response> {
     let page = PageQuery {
         limit: q.limit,
@@ -75,7 +74,7 @@ pub async fn list_products(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WarehouseStockView {
     /// `wb` (WB's warehouses) or `seller` (the seller's own).
-    pub kind: String,
+    pub kind: WarehouseKind,
     pub warehouse_id: i64,
     pub warehouse_name: String,
     pub quantity: i64,
@@ -119,9 +118,8 @@ pub struct ProductView {
 pub async fn get_product(
     State(state): State<AppState>,
     auth: Auth,
-    Path(nm_id): Path<String>,
+    PathParams(NmId(nm_id)): PathParams<NmId>,
 ) -> ApiResult<Response> {
-    let nm_id = nm_id_of(&nm_id)?;
     cached(&state, auth.tenant, &format!("product:{nm_id}"), async {
         let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
         let product = products::get(&mut tx, nm_id)
@@ -138,7 +136,7 @@ pub async fn get_product(
                     .iter()
                     .filter(|s| s.chrt_id == z.chrt_id)
                     .map(|s| WarehouseStockView {
-                        kind: s.kind.clone(),
+                        kind: s.kind,
                         warehouse_id: s.warehouse_id,
                         warehouse_name: s.warehouse_name.clone(),
                         quantity: s.quantity,
@@ -179,7 +177,10 @@ pub struct HistoryQuery {
     pub from: Option<DateTime<Utc>>,
     /// Changes before this time (RFC 3339).
     pub to: Option<DateTime<Utc>>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -197,17 +198,9 @@ pub struct HistoryQuery {
 pub async fn stock_history(
     State(state): State<AppState>,
     auth: Auth,
-    Path(nm_id): Path<String>,
-    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+    PathParams(NmId(nm_id)): PathParams<NmId>,
+    QueryParams(q): QueryParams<HistoryQuery>,
 ) -> ApiResult<Response> {
-    let nm_id = nm_id_of(&nm_id)?;
-    let Query(q) = query.map_err(|e| {
-        ApiError::invalid(
-            "invalid_query",
-            "from",
-            format!("Bad query parameters: {e}"),
-        )
-    })?;
     if let (Some(from), Some(to)) = (q.from, q.to)
         && from > to
     {
@@ -222,7 +215,7 @@ pub async fn stock_history(
         cursor: q.cursor.clone(),
     };
     let limit = page.limit()?;
-    let after: Option<(DateTime<Utc>, String, i64, i64)> = page.after()?;
+    let after: Option<(DateTime<Utc>, WarehouseKind, i64, i64)> = page.after()?;
     let name = format!(
         "history:{nm_id}:{}",
         serde_json::to_string(&q).unwrap_or_default()
@@ -238,7 +231,7 @@ pub async fn stock_history(
         let page = Page::from_rows(
             rows,
             limit,
-            |c| (c.recorded_at, c.kind.clone(), c.warehouse_id, c.chrt_id),
+            |c| (c.recorded_at, c.kind, c.warehouse_id, c.chrt_id),
             |c| c,
         );
         Ok((page, at))
@@ -258,8 +251,9 @@ pub enum StockSort {
 #[derive(Debug, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StocksQuery {
-    /// `wb` or `seller`.
-    pub kind: Option<String>,
+    /// `wb` (WB's warehouses) or `seller` (the seller's own).
+    #[param(inline)]
+    pub kind: Option<WarehouseKind>,
     pub warehouse_id: Option<i64>,
     pub nm_id: Option<i64>,
     pub chrt_id: Option<i64>,
@@ -272,8 +266,12 @@ pub struct StocksQuery {
     /// Only rows with quantity below this number.
     pub below: Option<i64>,
     /// `product` (default), `quantity` or `-quantity`.
+    #[param(inline)]
     pub sort: Option<StockSort>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -291,19 +289,8 @@ pub struct StocksQuery {
 pub async fn list_stocks(
     State(state): State<AppState>,
     auth: Auth,
-    query: Result<Query<StocksQuery>, axum::extract::rejection::QueryRejection>,
+    QueryParams(q): QueryParams<StocksQuery>,
 ) -> ApiResult<Response> {
-    let Query(q) = query.map_err(query_problem)?;
-    if let Some(kind) = &q.kind
-        && kind != "wb"
-        && kind != "seller"
-    {
-        return Err(ApiError::invalid(
-            "invalid_query",
-            "kind",
-            "kind is `wb` or `seller`.",
-        ));
-    }
     let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor.clone(),
@@ -316,7 +303,7 @@ pub async fn list_stocks(
         StockSort::QuantityDesc => stocks::Sort::QuantityDesc,
     };
     let filter = stocks::Filter {
-        kind: q.kind.clone(),
+        kind: q.kind,
         warehouse_id: q.warehouse_id,
         nm_id: q.nm_id,
         chrt_id: q.chrt_id,
@@ -340,18 +327,6 @@ pub async fn list_stocks(
         Ok((page, at))
     })
     .await
-}
-
-/// Names the parameter serde choked on, e.g. `below` for `below=abc`.
-fn query_problem(e: axum::extract::rejection::QueryRejection) -> ApiError {
-    let text = e.body_text();
-    let field = text
-        .split('`')
-        .nth(1)
-        .filter(|f| f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or("query")
-        .to_string();
-    ApiError::invalid("invalid_query", &field, text)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

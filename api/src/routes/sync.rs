@@ -1,11 +1,12 @@
 //! `/api/v1/sync`: start a sync and follow its runs.
 
-use crate::auth::Auth;
+use crate::auth::{Active, Auth, Caller, Writer};
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::input::{PathParams, QueryParams};
 use crate::http::pagination::{Page, PageQuery};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -13,9 +14,11 @@ use serde::Serialize;
 use stock_tracker_shared::accounts::is_unique_violation;
 use stock_tracker_shared::accounts::tenants;
 use stock_tracker_shared::billing::usage;
-use stock_tracker_shared::credentials;
-use stock_tracker_shared::jobs::{self, queue::Trigger};
-use stock_tracker_shared::sync::runs::{self, SyncRun};
+use stock_tracker_shared::credentials::{self, CredentialStatus};
+use stock_tracker_shared::ids::SyncRunId;
+use stock_tracker_shared::jobs;
+use stock_tracker_shared::sync::Failure;
+use stock_tracker_shared::sync::runs::{self, RunStatus, SyncRun, Trigger};
 use stock_tracker_shared::tenancy;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -23,7 +26,7 @@ use uuid::Uuid;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SyncStarted {
     pub run_id: Uuid,
-    pub status: &'static str,
+    pub status: RunStatus,
 }
 
 #[utoipa::path(
@@ -38,13 +41,12 @@ pub struct SyncStarted {
         (status = 429, description = "The plan's manual syncs for the last 24 hours are used (`manual_sync_limit`, with `limit`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn start_sync(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
-    auth.require_write()?;
-    let limit = auth
-        .require_active_subscription(&state)
-        .await?
-        .limits()
-        .manual_syncs_per_day;
+pub async fn start_sync(
+    State(state): State<AppState>,
+    writer: Active<Writer>,
+) -> ApiResult<Response> {
+    let limit = writer.subscription.limits().manual_syncs_per_day;
+    let auth = writer.auth();
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
     let (_, manual_today) =
         usage::syncs_since(&mut tx, Utc::now() - chrono::Duration::days(1)).await?;
@@ -56,20 +58,13 @@ pub async fn start_sync(State(state): State<AppState>, auth: Auth) -> ApiResult<
         )
         .with_extension("limit", limit.into()));
     }
-    match credentials::info(&mut tx).await? {
-        None => {
-            return Err(ApiError::conflict(
-                "credential_required",
-                "Connect a WB token first (PUT /api/v1/wb/credentials).",
-            ));
-        }
-        Some(c) if c.status != "active" => {
-            return Err(ApiError::conflict(
-                "credential_invalid",
-                "Wildberries rejected the stored token; replace it to sync again.",
-            ));
-        }
-        Some(_) => {}
+    let blocked = match credentials::info(&mut tx).await? {
+        None => Some(Failure::credential_required()),
+        Some(c) if c.status != CredentialStatus::Active => Some(Failure::credential_invalid()),
+        Some(_) => None,
+    };
+    if let Some(f) = blocked {
+        return Err(ApiError::conflict(f.code, f.message));
     }
     let run = match jobs::queue::queue_sync(&mut tx, auth.tenant, Trigger::Manual).await {
         Ok(run) => run,
@@ -92,7 +87,7 @@ pub async fn start_sync(State(state): State<AppState>, auth: Auth) -> ApiResult<
         [(header::LOCATION, location)],
         Json(SyncStarted {
             run_id: run.id,
-            status: "queued",
+            status: run.status,
         }),
     )
         .into_response())
@@ -111,7 +106,7 @@ pub async fn start_sync(State(state): State<AppState>, auth: Auth) -> ApiResult<
 pub async fn list_runs(
     State(state): State<AppState>,
     auth: Auth,
-    Query(page): Query<PageQuery>,
+    QueryParams(page): QueryParams<PageQuery>,
 ) -> ApiResult<Json<Page<SyncRun>>> {
     let limit = page.limit()?;
     let after: Option<(DateTime<Utc>, Uuid)> = page.after()?;
@@ -139,11 +134,10 @@ pub async fn list_runs(
 pub async fn get_run(
     State(state): State<AppState>,
     auth: Auth,
-    Path(run_id): Path<String>,
+    PathParams(run_id): PathParams<SyncRunId>,
 ) -> ApiResult<Json<SyncRun>> {
-    let id = Uuid::try_parse(&run_id).map_err(|_| ApiError::not_found("sync run"))?;
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
-    let run = runs::get(&mut tx, id)
+    let run = runs::get(&mut tx, run_id.0)
         .await?
         .ok_or_else(|| ApiError::not_found("sync run"))?;
     tx.commit().await?;
@@ -160,8 +154,18 @@ pub struct SyncStatus {
     pub last_run: Option<SyncRun>,
     /// When the scheduler will sync next (absent while syncing is stopped).
     pub next_due_at: Option<DateTime<Utc>>,
-    /// `active`, `invalid`, or `missing` when no token is stored.
-    pub credential_status: String,
+    pub credential_status: CredentialState,
+}
+
+/// Whether syncing has a usable token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialState {
+    Active,
+    /// WB refused the stored token; syncing stops until it is replaced.
+    Invalid,
+    /// No token is stored.
+    Missing,
 }
 
 #[utoipa::path(
@@ -175,8 +179,8 @@ pub struct SyncStatus {
 pub async fn status(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<SyncStatus>> {
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
     let active = runs::active(&mut tx).await?;
-    let last_success = runs::last_with_status(&mut tx, "succeeded").await?;
-    let last_failed = runs::last_with_status(&mut tx, "failed").await?;
+    let last_success = runs::last_with_status(&mut tx, RunStatus::Succeeded).await?;
+    let last_failed = runs::last_with_status(&mut tx, RunStatus::Failed).await?;
     let credential = credentials::info(&mut tx).await?;
     let tenant = tenants::current(&mut tx)
         .await?
@@ -187,12 +191,14 @@ pub async fn status(State(state): State<AppState>, auth: Auth) -> ApiResult<Json
         .into_iter()
         .flatten()
         .max_by_key(|r| r.finished_at);
-    let credential_status = credential
-        .map(|c| c.status)
-        .unwrap_or_else(|| "missing".to_string());
+    let credential_status = match credential.map(|c| c.status) {
+        None => CredentialState::Missing,
+        Some(CredentialStatus::Active) => CredentialState::Active,
+        Some(CredentialStatus::Invalid) => CredentialState::Invalid,
+    };
     // The scheduler queues a sync at the first tick once an interval has passed since
     // the last success (ticks are a minute apart).
-    let next_due_at = (credential_status == "active").then(|| {
+    let next_due_at = (credential_status == CredentialState::Active).then(|| {
         let interval =
             chrono::Duration::minutes(i64::from(tenant.effective_sync_interval_minutes()));
         last_success_at.map_or_else(Utc::now, |t| (t + interval).max(Utc::now()))

@@ -1,23 +1,28 @@
 //! `/api/v1/tenant`: the signed-in user's tenant.
 
-use crate::auth::Auth;
+use crate::auth::{Active, Auth, Manager};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::http::json::JsonBody;
+use crate::http::input::JsonBody;
 use crate::routes::TenantView;
 use crate::state::AppState;
-use crate::validate;
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
-use stock_tracker_shared::accounts::tenants;
+use stock_tracker_shared::accounts::{CompanyName, tenants};
 use stock_tracker_shared::tenancy;
 use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateTenantRequest {
     /// 1 to 200 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F\u00AD\u061C\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*[^\s\u0000-\u001F\u007F-\u009F\u00AD\u061C\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB][^\u0000-\u001F\u007F-\u009F\u00AD\u061C\u180E\u200B-\u200F\u2028-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB]*$"
+    )]
     pub name: Option<String>,
     /// How often to sync from WB, 5 to 1440 minutes.
+    #[schema(minimum = 5, maximum = 1440)]
     pub sync_interval_minutes: Option<i32>,
 }
 
@@ -53,16 +58,16 @@ pub async fn get_tenant(State(state): State<AppState>, auth: Auth) -> ApiResult<
 )]
 pub async fn update_tenant(
     State(state): State<AppState>,
-    auth: Auth,
+    manager: Active<Manager>,
     JsonBody(body): JsonBody<UpdateTenantRequest>,
 ) -> ApiResult<Json<TenantView>> {
-    auth.require_manage()?;
-    auth.require_active_subscription(&state).await?;
+    let auth = manager.auth;
     let name = body
         .name
         .as_deref()
-        .map(|n| validate::name("name", n))
-        .transpose()?;
+        .map(CompanyName::parse)
+        .transpose()
+        .map_err(|e| ApiError::field("name", e))?;
     if let Some(minutes) = body.sync_interval_minutes
         && !(5..=1440).contains(&minutes)
     {
@@ -73,9 +78,13 @@ pub async fn update_tenant(
         ));
     }
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
-    let tenant = tenants::update(&mut tx, name.as_deref(), body.sync_interval_minutes)
-        .await?
-        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    let tenant = tenants::update(
+        &mut tx,
+        name.as_ref().map(CompanyName::as_str),
+        body.sync_interval_minutes,
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("tenant"))?;
     tx.commit().await?;
     Ok(Json(tenant.into()))
 }

@@ -34,6 +34,9 @@ impl TryFrom<MemberRow> for Member {
     }
 }
 
+/// One membership per (tenant, user): inserting a second violates this.
+pub const PKEY: &str = "memberships_pkey";
+
 pub async fn insert(tx: &mut Tx, tenant: TenantId, user: UserId, role: Role) -> sqlx::Result<()> {
     sqlx::query("insert into memberships (tenant_id, user_id, role) values ($1, $2, $3)")
         .bind(tenant)

@@ -4,6 +4,7 @@
 //! security decides what it can see; none of them filters by tenant in SQL alone.
 
 pub mod api_keys;
+pub mod inputs;
 pub mod invitations;
 pub mod memberships;
 pub mod sessions;
@@ -11,6 +12,7 @@ pub mod tenants;
 pub mod users;
 
 mod role;
+pub use inputs::{CompanyName, Email, Invalid, KeyName, NewPassword, Password};
 pub use role::Role;
 
 /// True when the error is a unique-key violation on the named constraint or index.

@@ -5,7 +5,6 @@
 use super::refresh::{self, Refreshed};
 use super::stripe::StripeApi;
 use crate::ids::TenantId;
-use crate::tenancy::{self, Scope};
 use sqlx::PgPool;
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -23,14 +22,7 @@ pub async fn reconcile_all(db: &PgPool, stripe: &StripeApi) -> anyhow::Result<Re
     let mut done = Reconciled::default();
     for tenant in tenants {
         done.checked += 1;
-        let result = async {
-            let mut tx = tenancy::begin(db, Scope::tenant(tenant)).await?;
-            let refreshed = refresh::refresh(&mut tx, stripe, None).await?;
-            tx.commit().await?;
-            Ok::<_, anyhow::Error>(refreshed)
-        }
-        .await;
-        match result {
+        match refresh::refresh(db, tenant, stripe, None).await {
             Ok(Refreshed::Applied | Refreshed::NothingAtStripe | Refreshed::Ignored) => {}
             Err(e) => {
                 done.failed += 1;

@@ -1,10 +1,17 @@
 //! Re-reading a tenant's subscription from Stripe. Webhooks, the subscription page's
 //! refresh, plan changes and the daily reconciliation all end here, so whatever order
 //! Stripe's events arrive in, the stored state is Stripe's state when it was last read.
+//!
+//! No database connection is held while Stripe answers: the row is read and the
+//! transaction committed, Stripe is called, and the answer is applied in a short second
+//! transaction. Answers can then finish out of order; the row keeps the one whose read
+//! began last (see `subscriptions::apply`), which saw every change made before it began.
 
-use super::stripe::{StripeApi, StripeApiError};
-use super::subscriptions::{self, TenantSubscription, is_terminal};
-use crate::tenancy::Tx;
+use super::stripe::{StripeApi, StripeApiError, Subscription};
+use super::subscriptions::{self, SubscriptionStatus, TenantSubscription};
+use crate::ids::TenantId;
+use crate::tenancy::{self, Scope, Tx};
+use sqlx::PgPool;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BillingError {
@@ -16,7 +23,7 @@ pub enum BillingError {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refreshed {
-    /// Stripe's subscription was copied in.
+    /// Stripe's subscription was copied in (or an answer read later already was).
     Applied,
     /// The tenant has no subscription at Stripe (still on the card-less trial).
     NothingAtStripe,
@@ -25,27 +32,44 @@ pub enum Refreshed {
     Ignored,
 }
 
-/// Reads and stores the tenant's subscription. `named` is the subscription an event is
-/// about; without one, the stored subscription, or else the customer's newest one. Takes
-/// the row lock first, so concurrent refreshes of one tenant run one after another.
-pub async fn refresh(
-    tx: &mut Tx,
+/// What Stripe said, and the row it was read for.
+pub struct Fetched {
+    before: TenantSubscription,
+    sub: Option<Subscription>,
+}
+
+/// Reads the tenant's row (committing at once), then asks Stripe about `named`, else the
+/// stored subscription, else the customer's newest one.
+pub async fn fetch(
+    db: &PgPool,
+    tenant: TenantId,
     stripe: &StripeApi,
     named: Option<&str>,
-) -> Result<Refreshed, BillingError> {
-    let before = subscriptions::lock(tx).await?;
+) -> Result<Fetched, BillingError> {
+    let mut tx = tenancy::begin(db, Scope::tenant(tenant)).await?;
+    let before = subscriptions::current(&mut tx).await?;
+    tx.commit().await?;
     let sub = match (named, before.stripe_subscription_id.as_deref()) {
-        (Some(id), _) => stripe.subscription(id).await?,
-        (None, Some(id)) => stripe.subscription(id).await?,
+        (Some(id), _) | (None, Some(id)) => Some(stripe.subscription(id).await?),
         (None, None) => match before.stripe_customer_id.as_deref() {
-            Some(customer) => match stripe.latest_subscription(customer).await? {
-                Some(sub) => sub,
-                None => return Ok(Refreshed::NothingAtStripe),
-            },
-            None => return Ok(Refreshed::NothingAtStripe),
+            Some(customer) => stripe.latest_subscription(customer).await?,
+            None => None,
         },
     };
-    if !adopts(&before, &sub.id, &sub.status) {
+    Ok(Fetched { before, sub })
+}
+
+/// Applies what [`fetch`] read, in the caller's transaction (which takes the row lock).
+pub async fn apply_fetched(
+    tx: &mut Tx,
+    stripe: &StripeApi,
+    fetched: &Fetched,
+) -> Result<Refreshed, BillingError> {
+    let Some(sub) = &fetched.sub else {
+        return Ok(Refreshed::NothingAtStripe);
+    };
+    let now = subscriptions::lock(tx).await?;
+    if !adopts(&now, &sub.id, sub.status.parse().ok()) {
         return Ok(Refreshed::Ignored);
     }
     let plan = sub
@@ -57,16 +81,32 @@ pub async fn refresh(
             "subscription's price sells none of our plans; the plan is left as it was"
         );
     }
-    subscriptions::apply(tx, &before, &sub, plan).await?;
+    if !subscriptions::apply(tx, &now, sub, plan, fetched.before.read_at).await? {
+        tracing::debug!(subscription = %sub.id, "a later read of the subscription is stored already");
+    }
     Ok(Refreshed::Applied)
+}
+
+/// Reads the tenant's subscription from Stripe and stores it.
+pub async fn refresh(
+    db: &PgPool,
+    tenant: TenantId,
+    stripe: &StripeApi,
+    named: Option<&str>,
+) -> Result<Refreshed, BillingError> {
+    let fetched = fetch(db, tenant, stripe, named).await?;
+    let mut tx = tenancy::begin(db, Scope::tenant(tenant)).await?;
+    let done = apply_fetched(&mut tx, stripe, &fetched).await?;
+    tx.commit().await?;
+    Ok(done)
 }
 
 /// A tenant follows one subscription. Another one replaces it only if the current one has
 /// ended or the other is alive.
-fn adopts(before: &TenantSubscription, id: &str, status: &str) -> bool {
+fn adopts(before: &TenantSubscription, id: &str, status: Option<SubscriptionStatus>) -> bool {
     match before.stripe_subscription_id.as_deref() {
         None => true,
         Some(current) if current == id => true,
-        Some(_) => is_terminal(&before.status) || !is_terminal(status),
+        Some(_) => before.status.is_terminal() || status.is_some_and(|s| !s.is_terminal()),
     }
 }

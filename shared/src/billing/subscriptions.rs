@@ -39,11 +39,55 @@ impl FromStr for Access {
     }
 }
 
+/// Stripe's subscription statuses (and `trialing` for the card-less trial), stored as text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum SubscriptionStatus {
+    Trialing,
+    Active,
+    PastDue,
+    Unpaid,
+    Paused,
+    Incomplete,
+    IncompleteExpired,
+    Canceled,
+}
+
+impl SubscriptionStatus {
+    /// After these a Stripe subscription never becomes active again.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired
+        )
+    }
+}
+
+impl FromStr for SubscriptionStatus {
+    type Err = String;
+
+    /// Stripe's wire names; an unknown one is refused rather than stored.
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "trialing" => Self::Trialing,
+            "active" => Self::Active,
+            "past_due" => Self::PastDue,
+            "unpaid" => Self::Unpaid,
+            "paused" => Self::Paused,
+            "incomplete" => Self::Incomplete,
+            "incomplete_expired" => Self::IncompleteExpired,
+            "canceled" => Self::Canceled,
+            other => return Err(format!("unknown Stripe subscription status {other:?}")),
+        })
+    }
+}
+
 #[derive(Clone, Debug, sqlx::FromRow)]
 struct Row {
     plan: String,
     billed_plan: String,
-    status: String,
+    status: SubscriptionStatus,
     access: String,
     trial_ends_at: Option<DateTime<Utc>>,
     current_period_start: Option<DateTime<Utc>>,
@@ -55,6 +99,9 @@ struct Row {
     downgrade_from: Option<String>,
     downgrade_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    grace_ends_at: Option<DateTime<Utc>>,
+    read_at: DateTime<Utc>,
 }
 
 /// A tenant's subscription as the product sees it.
@@ -64,7 +111,7 @@ pub struct TenantSubscription {
     pub plan: Plan,
     /// The plan Stripe bills (differs from `plan` while a downgrade waits for period end).
     pub billed_plan: Plan,
-    pub status: String,
+    pub status: SubscriptionStatus,
     pub access: Access,
     pub trial_ends_at: Option<DateTime<Utc>>,
     pub current_period_start: Option<DateTime<Utc>>,
@@ -75,6 +122,13 @@ pub struct TenantSubscription {
     pub stripe_subscription_id: Option<String>,
     pub downgrade_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// Changes with every write: tells a writer whether the row moved since it read it.
+    pub updated_at: DateTime<Utc>,
+    /// While past due: when access turns read-only (decided by SQL, as access is).
+    pub grace_ends_at: Option<DateTime<Utc>>,
+    /// When this was read (the database's clock): a Stripe call made after reading it
+    /// passes this to [`apply`].
+    pub read_at: DateTime<Utc>,
 }
 
 impl TenantSubscription {
@@ -97,7 +151,7 @@ impl TenantSubscription {
 
     /// Whether the tenant has a Stripe subscription that still runs (not ended).
     pub fn has_live_stripe_subscription(&self) -> bool {
-        self.stripe_subscription_id.is_some() && !is_terminal(&self.status)
+        self.stripe_subscription_id.is_some() && !self.status.is_terminal()
     }
 
     fn from_row(r: Row) -> sqlx::Result<Self> {
@@ -116,13 +170,11 @@ impl TenantSubscription {
             stripe_subscription_id: r.stripe_subscription_id,
             downgrade_at: r.downgrade_from.and(r.downgrade_at),
             created_at: r.created_at,
+            updated_at: r.updated_at,
+            grace_ends_at: r.grace_ends_at,
+            read_at: r.read_at,
         })
     }
-}
-
-/// Statuses after which a Stripe subscription never becomes active again.
-pub fn is_terminal(status: &str) -> bool {
-    matches!(status, "canceled" | "incomplete_expired")
 }
 
 const SELECT: &str = "select subscription_plan(plan, downgrade_from, downgrade_at, now()) as plan,
@@ -130,7 +182,9 @@ const SELECT: &str = "select subscription_plan(plan, downgrade_from, downgrade_a
         subscription_access(status, trial_ends_at, past_due_since, now()) as access,
         trial_ends_at, current_period_start, current_period_end, cancel_at_period_end,
         past_due_since, stripe_customer_id, stripe_subscription_id, downgrade_from,
-        downgrade_at, created_at
+        downgrade_at, created_at, updated_at,
+        subscription_grace_ends_at(status, past_due_since, now()) as grace_ends_at,
+        clock_timestamp() as read_at
    from subscriptions";
 
 /// The scope's tenant's subscription.
@@ -149,12 +203,17 @@ pub async fn lock(tx: &mut Tx) -> sqlx::Result<TenantSubscription> {
     TenantSubscription::from_row(row)
 }
 
-pub async fn set_customer(tx: &mut Tx, customer: &str) -> sqlx::Result<()> {
-    sqlx::query("update subscriptions set stripe_customer_id = $1, updated_at = now()")
-        .bind(customer)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+/// Links the tenant to a Stripe customer unless it already has one; returns the customer
+/// the tenant is linked to afterwards (another request's, if it won the race).
+pub async fn set_customer(tx: &mut Tx, customer: &str) -> sqlx::Result<String> {
+    sqlx::query_scalar(
+        "update subscriptions
+            set stripe_customer_id = coalesce(stripe_customer_id, $1), updated_at = now()
+         returning stripe_customer_id",
+    )
+    .bind(customer)
+    .fetch_one(&mut **tx)
+    .await
 }
 
 /// Keeps `from`'s limits until `at` although the lower plan is billed from then on.
@@ -169,19 +228,26 @@ pub async fn schedule_downgrade(tx: &mut Tx, from: Plan, at: DateTime<Utc>) -> s
     Ok(())
 }
 
-/// Copies Stripe's subscription into the (locked) row. `plan` is the plan its price sells,
-/// or None for a price that is not ours (the plan then stays as it was). A pending
-/// downgrade is dropped once the billed plan is at least the one it protects.
+/// Copies Stripe's subscription into the (locked) row, unless what the row holds was read
+/// from Stripe later than `stripe_read_at` (then false: the newer answer stays). `plan` is
+/// the plan its price sells, or None for a price that is not ours (the plan then stays as
+/// it was). A pending downgrade is dropped once the billed plan is at least the one it
+/// protects.
 pub async fn apply(
     tx: &mut Tx,
     before: &TenantSubscription,
     sub: &StripeSubscription,
     plan: Option<Plan>,
-) -> sqlx::Result<()> {
+    stripe_read_at: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let status: SubscriptionStatus = sub
+        .status
+        .parse()
+        .map_err(|e: String| sqlx::Error::Decode(e.into()))?;
     let (period_start, period_end) = sub.period();
     let new_plan = plan.unwrap_or(before.billed_plan);
     let keep_downgrade = before.downgrade_at.is_some() && new_plan < before.plan;
-    sqlx::query(
+    let done = sqlx::query(
         "update subscriptions set
             status = $1, plan = $2, stripe_subscription_id = $3, stripe_price_id = $4,
             stripe_customer_id = coalesce(stripe_customer_id, $5),
@@ -190,9 +256,10 @@ pub async fn apply(
             past_due_since = case when $1 = 'past_due' then coalesce(past_due_since, now()) end,
             downgrade_from = case when $10 then downgrade_from end,
             downgrade_at = case when $10 then downgrade_at end,
-            updated_at = now()",
+            stripe_read_at = $11, updated_at = now()
+          where stripe_read_at is null or stripe_read_at < $11",
     )
-    .bind(&sub.status)
+    .bind(status)
     .bind(new_plan.as_str())
     .bind(&sub.id)
     .bind(sub.price_id())
@@ -202,7 +269,8 @@ pub async fn apply(
     .bind(period_end)
     .bind(sub.cancel_at_period_end)
     .bind(keep_downgrade)
+    .bind(stripe_read_at)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }

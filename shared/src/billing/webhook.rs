@@ -156,6 +156,8 @@ impl Outcome {
 }
 
 /// Applies a verified event. An error means nothing was recorded: Stripe retries later.
+/// Stripe is read before the transaction that records the event and applies it, so no
+/// connection waits on Stripe (see `refresh`).
 pub async fn process(
     db: &PgPool,
     stripe: &StripeApi,
@@ -173,12 +175,16 @@ pub async fn process(
     let Some(tenant) = tenant else {
         return record_only(db, event, Outcome::Ignored).await;
     };
+    if already_recorded(db, tenant, event).await? {
+        return Ok(Outcome::Duplicate);
+    }
+    let fetched = refresh::fetch(db, tenant, stripe, event.subscription()).await?;
     let mut tx = tenancy::begin(db, Scope::tenant(tenant)).await?;
     // A second delivery waits here for the first to commit, then finds its id taken.
     if !record(&mut tx, event, Outcome::Processed).await? {
         return Ok(Outcome::Duplicate);
     }
-    if refresh::refresh(&mut tx, stripe, event.subscription()).await? == Refreshed::Ignored {
+    if refresh::apply_fetched(&mut tx, stripe, &fetched).await? == Refreshed::Ignored {
         tracing::info!(event = %event.id, "event about an ended subscription the tenant no longer follows");
     }
     if let Some(kind) = tenant_event_kind(&event.kind) {
@@ -196,6 +202,17 @@ pub async fn process(
     }
     tx.commit().await?;
     Ok(Outcome::Processed)
+}
+
+/// Whether the event was processed before (checked before asking Stripe anything).
+async fn already_recorded(db: &PgPool, tenant: TenantId, event: &Event) -> sqlx::Result<bool> {
+    let mut tx = tenancy::begin(db, Scope::tenant(tenant)).await?;
+    let seen: bool = sqlx::query_scalar("select exists(select 1 from stripe_events where id = $1)")
+        .bind(&event.id)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(seen)
 }
 
 /// Events the seller is told about (delivered by the notifications work).

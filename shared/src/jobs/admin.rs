@@ -3,8 +3,9 @@
 //! (payloads hold none).
 
 use super::SYNC_QUEUE;
-use super::queue::{self, JobStatus, Trigger};
+use super::queue::{self, JobStatus};
 use crate::ids::TenantId;
+use crate::sync::runs::Trigger;
 use crate::tenancy::{self, Scope};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};

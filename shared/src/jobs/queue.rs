@@ -8,7 +8,7 @@
 use super::{MAINTENANCE_QUEUE, MaintenanceJob, SYNC_QUEUE, SyncJob};
 use crate::billing::Plan;
 use crate::ids::TenantId;
-use crate::sync::runs::{self, SyncRun};
+use crate::sync::runs::{self, SyncRun, Trigger};
 use crate::tenancy::Tx;
 /// A queue entry's state as apalis records it (Pending, Queued, Running, Done, Failed,
 /// Killed).
@@ -25,29 +25,11 @@ const BATCH: i32 = 10_000;
 /// Serialises scheduler ticks of different replicas (pg_try_advisory_xact_lock key).
 const TICK_LOCK: i64 = 0x5354_5343_4845_4431;
 
-/// What asked for a sync run (the `trigger` column of `sync_runs`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trigger {
-    /// A seller (`POST /sync`) or an operator (`jobs retry`).
-    Manual,
-    /// The scheduler, for a tenant's due slot.
-    Schedule,
-}
-
-impl Trigger {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Manual => "manual",
-            Trigger::Schedule => "schedule",
-        }
-    }
-}
-
 /// Creates a sync run for `tenant` and its job in the caller's transaction (scoped to that
 /// tenant). Fails with a unique violation on [`runs::ONE_ACTIVE`] when the tenant already
 /// has a run queued or running.
 pub async fn queue_sync(tx: &mut Tx, tenant: TenantId, trigger: Trigger) -> sqlx::Result<SyncRun> {
-    let run = runs::queue(tx, tenant, trigger.as_str()).await?;
+    let run = runs::queue(tx, tenant, trigger).await?;
     push_syncs(tx, &[(run.id, tenant)]).await?;
     Ok(run)
 }

@@ -1,3 +1,4 @@
+use crate::sync::WarehouseKind;
 use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -6,7 +7,7 @@ use serde::Serialize;
 pub struct Change {
     pub recorded_at: DateTime<Utc>,
     pub chrt_id: i64,
-    pub kind: String,
+    pub kind: WarehouseKind,
     pub warehouse_id: i64,
     pub quantity: i64,
     /// The quantity before; absent when the row first appeared.
@@ -19,7 +20,7 @@ pub async fn page(
     nm_id: i64,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
-    after: Option<(DateTime<Utc>, String, i64, i64)>,
+    after: Option<(DateTime<Utc>, WarehouseKind, i64, i64)>,
     limit: u32,
 ) -> sqlx::Result<Vec<Change>> {
     let (a_at, a_kind, a_wh, a_chrt) = match after {

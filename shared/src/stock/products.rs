@@ -1,3 +1,4 @@
+use crate::sync::WarehouseKind;
 use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -69,7 +70,7 @@ pub struct Size {
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct SizeStock {
     pub chrt_id: i64,
-    pub kind: String,
+    pub kind: WarehouseKind,
     pub warehouse_id: i64,
     pub warehouse_name: String,
     pub quantity: i64,

@@ -1,6 +1,7 @@
 //! Current stock rows with filters, two sort orders and keyset paging.
 
 use super::products::escape_like;
+use crate::sync::WarehouseKind;
 use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -8,7 +9,7 @@ use sqlx::{Postgres, QueryBuilder};
 
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
-    pub kind: Option<String>,
+    pub kind: Option<WarehouseKind>,
     pub warehouse_id: Option<i64>,
     pub nm_id: Option<i64>,
     pub chrt_id: Option<i64>,
@@ -36,7 +37,7 @@ pub struct Key {
     pub quantity: i64,
     pub nm_id: i64,
     pub chrt_id: i64,
-    pub kind: String,
+    pub kind: WarehouseKind,
     pub warehouse_id: i64,
 }
 
@@ -50,7 +51,7 @@ pub struct StockLine {
     pub brand: Option<String>,
     pub tech_size: Option<String>,
     pub barcodes: Option<Vec<String>>,
-    pub kind: String,
+    pub kind: WarehouseKind,
     pub warehouse_id: i64,
     pub warehouse_name: String,
     pub quantity: i64,
@@ -65,7 +66,7 @@ impl StockLine {
             quantity: self.quantity,
             nm_id: self.nm_id,
             chrt_id: self.chrt_id,
-            kind: self.kind.clone(),
+            kind: self.kind,
             warehouse_id: self.warehouse_id,
         }
     }
@@ -90,7 +91,7 @@ pub async fn page(
           where true",
     );
     if let Some(kind) = &filter.kind {
-        q.push(" and s.kind = ").push_bind(kind.clone());
+        q.push(" and s.kind = ").push_bind(*kind);
     }
     if let Some(id) = filter.warehouse_id {
         q.push(" and s.warehouse_id = ").push_bind(id);
@@ -135,7 +136,7 @@ pub async fn page(
                 .push(", ")
                 .push_bind(k.chrt_id)
                 .push(", ")
-                .push_bind(k.kind.clone())
+                .push_bind(k.kind)
                 .push(", ")
                 .push_bind(k.warehouse_id)
                 .push(")");

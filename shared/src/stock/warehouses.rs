@@ -1,10 +1,11 @@
+use crate::sync::WarehouseKind;
 use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Warehouse {
-    pub kind: String,
+    pub kind: WarehouseKind,
     pub warehouse_id: i64,
     pub name: String,
     pub region: Option<String>,

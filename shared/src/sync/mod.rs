@@ -1,10 +1,13 @@
 //! Syncing a tenant's Wildberries data: fetch everything first, then write it in one
 //! transaction, so a failure at any point leaves the previous data intact.
 
+pub mod failure;
 pub mod fetch;
 pub mod run;
 pub mod runs;
 pub mod snapshot;
 pub mod store;
 
+pub use failure::Failure;
 pub use run::{Outcome, Syncer};
+pub use snapshot::WarehouseKind;

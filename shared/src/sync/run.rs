@@ -1,10 +1,10 @@
 //! One sync job, start to finish: claim the run, decrypt the token, fetch, write, record.
 
 use super::runs::{self, WbCounts};
-use super::{fetch, store};
+use super::{Failure, fetch, store};
 use crate::billing::subscriptions;
 use crate::cache::TenantCache;
-use crate::credentials;
+use crate::credentials::{self, CredentialStatus};
 use crate::jobs::SyncJob;
 use crate::tenancy::{self, Scope};
 use crate::vault::Vault;
@@ -38,12 +38,6 @@ pub enum Outcome {
     DeadLettered,
 }
 
-/// A failure recorded on the run, with a message for the seller.
-struct Failure {
-    code: &'static str,
-    message: String,
-}
-
 impl Syncer {
     /// Errors are infrastructure failures (PostgreSQL unreachable, ...): the job is
     /// retried. Everything the seller should see ends up on the run instead.
@@ -58,15 +52,12 @@ impl Syncer {
                 .await?
                 .and_then(|r| r.error_message)
                 .unwrap_or_else(|| "the worker stopped during the attempt".to_string());
-            let message = format!(
-                "Gave up after {} attempts; the last one ended with: {last}",
-                self.max_attempts
-            );
+            let failure = Failure::dead_lettered(self.max_attempts, &last);
             runs::fail(
                 &mut tx,
                 job.run_id,
-                "dead_lettered",
-                &message,
+                failure.code,
+                &failure.message,
                 WbCounts::default(),
             )
             .await?;
@@ -80,44 +71,19 @@ impl Syncer {
 
         if !subscription.access.can_sync() {
             return self
-                .fail(
-                    job,
-                    WbCounts::default(),
-                    Failure {
-                        code: "subscription_inactive",
-                        message: "The subscription has ended or is unpaid; syncing resumes once it is active again.".into(),
-                    },
-                )
+                .fail(job, WbCounts::default(), Failure::subscription_inactive())
                 .await;
         }
         let product_limit = subscription.limits().products;
 
         let Some(stored) = stored else {
             return self
-                .fail(
-                    job,
-                    WbCounts::default(),
-                    Failure {
-                        code: "no_credential",
-                        message:
-                            "No WB token is connected; add one with PUT /api/v1/wb/credentials."
-                                .into(),
-                    },
-                )
+                .fail(job, WbCounts::default(), Failure::credential_required())
                 .await;
         };
-        if stored.status != "active" {
+        if stored.status != CredentialStatus::Active {
             return self
-                .fail(
-                    job,
-                    WbCounts::default(),
-                    Failure {
-                        code: "credential_invalid",
-                        message:
-                            "Wildberries rejected the stored token; replace it to resume syncing."
-                                .into(),
-                    },
-                )
+                .fail(job, WbCounts::default(), Failure::credential_invalid())
                 .await;
         }
         let token = match self.vault.open(job.tenant_id, stored.id, &stored.sealed) {
@@ -128,10 +94,7 @@ impl Syncer {
                     .fail(
                         job,
                         WbCounts::default(),
-                        Failure {
-                            code: "credential_undecryptable",
-                            message: "The stored token cannot be read; connect it again.".into(),
-                        },
+                        Failure::credential_undecryptable(),
                     )
                     .await;
             }
@@ -155,16 +118,7 @@ impl Syncer {
                     credentials::mark_invalid(&mut tx, stored.id, e.code(), e.human()).await?;
                     tx.commit().await?;
                 }
-                return self
-                    .fail(
-                        job,
-                        counts,
-                        Failure {
-                            code: e.code(),
-                            message: e.human().to_string(),
-                        },
-                    )
-                    .await;
+                return self.fail(job, counts, Failure::wb(&e)).await;
             }
         };
 

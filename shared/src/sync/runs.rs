@@ -9,14 +9,40 @@ use uuid::Uuid;
 
 pub const ONE_ACTIVE: &str = "sync_runs_one_active";
 
+/// Where a run stands. `queued` and `running` are active (at most one per tenant).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn is_finished(self) -> bool {
+        matches!(self, RunStatus::Succeeded | RunStatus::Failed)
+    }
+}
+
+/// Who asked for a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum Trigger {
+    /// A person or an API key (POST /api/v1/sync), or an operator's retry.
+    Manual,
+    /// The scheduler, when the tenant's interval had passed.
+    Schedule,
+}
+
 /// One sync: what it did or why it failed.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct SyncRun {
     pub id: Uuid,
-    /// `manual` or `schedule`.
-    pub trigger: String,
-    /// `queued`, `running`, `succeeded` or `failed`.
-    pub status: String,
+    pub trigger: Trigger,
+    pub status: RunStatus,
     pub attempts: i32,
     pub queued_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
@@ -59,7 +85,11 @@ pub struct WbCounts {
 /// Inserts a queued run for `tenant` (row-level security refuses any tenant but the scope's);
 /// fails with a unique violation on [`ONE_ACTIVE`] when one is already queued or running.
 /// Only [`crate::jobs::queue::queue_sync`] calls this: a run is created with its job.
-pub(crate) async fn queue(tx: &mut Tx, tenant: TenantId, trigger: &str) -> sqlx::Result<SyncRun> {
+pub(crate) async fn queue(
+    tx: &mut Tx,
+    tenant: TenantId,
+    trigger: Trigger,
+) -> sqlx::Result<SyncRun> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into sync_runs (id, tenant_id, trigger, status)
          values ($1, $2, $3, 'queued') returning {COLUMNS}"
@@ -210,7 +240,7 @@ pub async fn active(tx: &mut Tx) -> sqlx::Result<Option<SyncRun>> {
     .await
 }
 
-pub async fn last_with_status(tx: &mut Tx, status: &str) -> sqlx::Result<Option<SyncRun>> {
+pub async fn last_with_status(tx: &mut Tx, status: RunStatus) -> sqlx::Result<Option<SyncRun>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from sync_runs where status = $1
           order by finished_at desc nulls last, id desc limit 1"
