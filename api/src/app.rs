@@ -160,6 +160,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = state.config.shutdown_grace;
+    let usage = state.usage.clone();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -173,11 +174,14 @@ pub async fn serve(
             std::future::pending::<()>().await;
         }
     };
-    tokio::select! {
+    let result = tokio::select! {
         result = server => result,
         () = deadline => {
             tracing::warn!(grace_secs = grace.as_secs(), "drain deadline passed; closing remaining connections");
             Ok(())
         }
-    }
+    };
+    // API calls counted during the last requests reach PostgreSQL before the process ends.
+    usage.flush().await;
+    result
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use stock_tracker_tests::TestDb;
 use stock_tracker_tests::db::redis_url;
 use stock_tracker_tests::http::{PASSWORD, TEST_CREDENTIALS_KEYS, TEST_JWT_SECRET};
-use stock_tracker_tests::process::Process;
+use stock_tracker_tests::process::{Process, free_port};
 use wb_sandbox::{TokenOptions, mint_token};
 
 const SIZES: u32 = 5;
@@ -23,14 +23,6 @@ const WB_WAREHOUSES: u32 = 4;
 const SELLER_WAREHOUSES: u32 = 1;
 const CLIENTS: usize = 50;
 const REQUESTS_PER_CLIENT: usize = 40;
-
-fn port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn bin_dir() -> std::path::PathBuf {
     if let Ok(dir) = std::env::var("BENCH_BIN_DIR") {
@@ -153,7 +145,7 @@ async fn main() {
     let products = rows.div_ceil(per_product);
     let db = TestDb::new().await;
 
-    let sandbox_port = port();
+    let sandbox_port = free_port();
     let wb = format!("http://127.0.0.1:{sandbox_port}");
     let mut sandbox = Process::start(
         &bin("wb-sandbox"),
@@ -173,7 +165,7 @@ async fn main() {
     );
     sandbox.wait_for("ready", Duration::from_secs(20));
 
-    let api_port = port();
+    let api_port = free_port();
     let api = format!("http://127.0.0.1:{api_port}");
     let mut api_proc = Process::start(
         &bin("stock-tracker-api"),
@@ -293,7 +285,7 @@ async fn main() {
     let url = format!("{api}/api/v1/stocks?limit=100");
     let _ = latency(&client, &url, &token).await; // warm-up: fills the cache, warms the pool
     let (cached, cached_rps) = latency(&client, &url, &token).await;
-    let nocache_port = port();
+    let nocache_port = free_port();
     let nocache_api = format!("http://127.0.0.1:{nocache_port}");
     let mut nocache = Process::start(
         &bin("stock-tracker-api"),

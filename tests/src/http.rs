@@ -2,6 +2,7 @@ use crate::db::{self, TestDb};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
+use std::ops::Deref;
 use stock_tracker_api::config::ApiConfig;
 use stock_tracker_api::state::AppState;
 use stock_tracker_shared::config::Env;
@@ -10,14 +11,29 @@ pub const TEST_JWT_SECRET: &str = "test-jwt-secret-that-is-long-enough-012345678
 pub const TEST_CREDENTIALS_KEYS: &str = "test1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 pub const PASSWORD: &str = "correct horse battery";
 
-/// The real api, on its own database and Redis prefix, listening on a loopback port.
-pub struct TestApp {
+/// The real api router, served in this process on a loopback port, and a client for it.
+pub struct Api {
     pub base: String,
     pub client: reqwest::Client,
-    pub db: TestDb,
     pub state: AppState,
     pub redis_prefix: String,
     _shutdown: tokio::sync::oneshot::Sender<()>,
+    /// Ends (after draining) once `_shutdown` is dropped.
+    _server: tokio::task::JoinHandle<()>,
+}
+
+/// The real api on its own fresh database (and Redis prefix); its client methods are
+/// [`Api`]'s.
+pub struct TestApp {
+    api: Api,
+    pub db: TestDb,
+}
+
+impl Deref for TestApp {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 /// A signed-in user.
@@ -55,9 +71,32 @@ impl Builder {
 
     pub async fn spawn(self) -> TestApp {
         let db = TestDb::new().await;
+        TestApp {
+            api: Api::serve(db.app_url(), self.env).await,
+            db,
+        }
+    }
+}
+
+/// The settings that point the api at a WB stand-in at `wb_url`, test tokens allowed.
+pub fn wb_settings(wb_url: &str) -> Vec<(String, String)> {
+    [
+        ("WB_BASE_URL", wb_url),
+        ("WB_SANDBOX", "true"),
+        ("WB_TIMEOUT_MS", "1500"),
+        ("WB_RATE_LIMIT_SCALE", "0"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+impl Api {
+    /// Serves the api on `database_url` with the test settings, then `overrides`.
+    pub async fn serve(database_url: String, overrides: Vec<(String, String)>) -> Self {
         let redis_prefix = format!("st-test:{}:", uuid::Uuid::new_v4().simple());
         let mut vars: Vec<(String, String)> = vec![
-            ("DATABASE_URL".into(), db.app_url()),
+            ("DATABASE_URL".into(), database_url),
             ("REDIS_URL".into(), db::redis_url()),
             ("JWT_SECRET".into(), TEST_JWT_SECRET.into()),
             ("CREDENTIALS_KEYS".into(), TEST_CREDENTIALS_KEYS.into()),
@@ -69,7 +108,7 @@ impl Builder {
             ("PASSWORD_HASH_CONCURRENCY".into(), "2".into()),
             ("SHUTDOWN_GRACE_SECS".into(), "2".into()),
         ];
-        vars.extend(self.env);
+        vars.extend(overrides);
         let env = Env::from_pairs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let config = ApiConfig::from_env(&env).expect("test configuration is valid");
         let state = AppState::new(config).unwrap();
@@ -79,20 +118,20 @@ impl Builder {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let serve_state = state.clone();
-        tokio::spawn(async move {
+        let server = tokio::spawn(async move {
             stock_tracker_api::app::serve(listener, serve_state, async {
                 let _ = rx.await;
             })
             .await
             .unwrap();
         });
-        TestApp {
+        Self {
             base,
             client: reqwest::Client::new(),
-            db,
             state,
             redis_prefix,
             _shutdown: tx,
+            _server: server,
         }
     }
 }
@@ -133,7 +172,9 @@ impl TestApp {
     pub async fn spawn() -> Self {
         Self::builder().spawn().await
     }
+}
 
+impl Api {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -200,8 +241,9 @@ impl TestApp {
         .await
     }
 
-    /// Invites `email` into the owner's tenant with `role`, accepts, and signs them in.
-    pub async fn add_member(&self, owner: &Session, email: &str, role: &str) -> Session {
+    /// Invites `email` into the owner's tenant with `role` (201 asserted); returns the
+    /// invitation, token included.
+    pub async fn invite(&self, owner: &Session, email: &str, role: &str) -> Value {
         let inv = self
             .post(
                 "/api/v1/tenant/invitations",
@@ -210,11 +252,17 @@ impl TestApp {
             )
             .await;
         assert_eq!(inv.status, StatusCode::CREATED, "{inv:#?}");
+        inv.body
+    }
+
+    /// Invites `email` into the owner's tenant with `role`, accepts, and signs them in.
+    pub async fn add_member(&self, owner: &Session, email: &str, role: &str) -> Session {
+        let inv = self.invite(owner, email, role).await;
         let acc = self
             .post(
                 "/api/v1/auth/accept-invitation",
                 None,
-                json!({"token": inv.body["token"], "password": PASSWORD}),
+                json!({"token": inv["token"], "password": PASSWORD}),
             )
             .await;
         assert_eq!(acc.status, StatusCode::OK, "{acc:#?}");

@@ -7,10 +7,7 @@ use std::time::Duration;
 
 pub async fn exits_2_naming_a_missing_variable(exe: &str) {
     let db = TestDb::new().await;
-    let env: Vec<_> = base_env(&db)
-        .into_iter()
-        .filter(|(k, _)| *k != "REDIS_URL")
-        .collect();
+    let env = base_env(&db).remove("REDIS_URL");
     let mut p = Process::start(exe, &[], &env);
     let status = p.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(2), "{:?}", p.seen);
@@ -19,8 +16,7 @@ pub async fn exits_2_naming_a_missing_variable(exe: &str) {
 
 pub async fn refuses_a_role_that_bypasses_rls(exe: &str) {
     let db = TestDb::new().await;
-    let mut env = base_env(&db);
-    env[0].1 = db.owner_url();
+    let env = base_env(&db).set("DATABASE_URL", db.owner_url());
     let mut p = Process::start(exe, &[], &env);
     let status = p.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(2), "{:?}", p.seen);
@@ -42,8 +38,7 @@ pub async fn starts_and_stops_cleanly_on_sigterm(exe: &str, ready_line: &str) {
 
 pub async fn waits_for_redis_and_stops_on_sigterm_while_waiting(exe: &str, ready_line: &str) {
     let db = TestDb::new().await;
-    let mut env = base_env(&db);
-    env[1].1 = "redis://127.0.0.1:1".to_string();
+    let env = base_env(&db).set("REDIS_URL", "redis://127.0.0.1:1");
     let mut p = Process::start(exe, &[], &env);
     p.wait_for("waiting for dependencies", Duration::from_secs(20));
     assert!(!p.seen.iter().any(|l| l.contains(ready_line)));

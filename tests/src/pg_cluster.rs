@@ -7,21 +7,15 @@
 //! loopback port with trust authentication, creates the two roles the way
 //! `scripts/lib/prepare.sh` does (the owner with `BYPASSRLS`; the application role neither
 //! superuser nor `BYPASSRLS`), and migrates. Dropping it stops the server and deletes the
-//! directory. [`ClusterApi`] is the real api router in this process, on that cluster.
+//! directory. [`PgCluster::api`] serves the real api router in this process on that cluster.
 
-use crate::http::{Answer, PASSWORD, Session, TEST_CREDENTIALS_KEYS, TEST_JWT_SECRET};
-use reqwest::Method;
-use serde_json::{Value, json};
+use crate::http::Api;
+use crate::process::free_port;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 use std::str::FromStr;
-use std::time::{Duration, Instant};
-use stock_tracker_api::config::ApiConfig;
-use stock_tracker_api::state::AppState;
-use stock_tracker_shared::config::Env;
 use stock_tracker_shared::tenancy::migrate;
 
 const OWNER: &str = "stock_tracker_owner";
@@ -67,14 +61,6 @@ fn bin_dir() -> PathBuf {
         .output()
         .expect("no PostgreSQL server binaries: set PG_BIN_DIR or install postgresql");
     String::from_utf8_lossy(&out.stdout).trim().into()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn is_root() -> bool {
@@ -181,8 +167,9 @@ impl PgCluster {
     }
 
     /// The real api router in this process, on this cluster, with WB at `wb_url`.
-    pub async fn api(&self, wb_url: &str) -> ClusterApi {
-        ClusterApi::spawn(self, wb_url).await
+    /// The real api in this process on this cluster, with WB at `wb_url`.
+    pub async fn api(&self, wb_url: &str) -> Api {
+        Api::serve(self.app_url(), crate::http::wb_settings(wb_url)).await
     }
 }
 
@@ -319,150 +306,5 @@ impl Drop for PgCluster {
             )
             .output();
         let _ = std::fs::remove_dir_all(&self.ctl.dir);
-    }
-}
-
-/// Minimal stand-in for [`crate::TestApp`] on a [`PgCluster`]: `TestApp` always makes its
-/// own database on the shared server.
-pub struct ClusterApi {
-    pub base: String,
-    pub client: reqwest::Client,
-    pub redis_prefix: String,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
-}
-
-impl ClusterApi {
-    async fn spawn(cluster: &PgCluster, wb_url: &str) -> Self {
-        let redis_prefix = format!("st-test:{}:", uuid::Uuid::new_v4().simple());
-        let vars: Vec<(&str, String)> = vec![
-            ("DATABASE_URL", cluster.app_url()),
-            ("REDIS_URL", crate::db::redis_url()),
-            ("JWT_SECRET", TEST_JWT_SECRET.into()),
-            ("CREDENTIALS_KEYS", TEST_CREDENTIALS_KEYS.into()),
-            ("PUBLIC_BASE_URL", "http://stock-tracker.test".into()),
-            ("REDIS_KEY_PREFIX", redis_prefix.clone()),
-            ("AUTH_RATE_LIMIT_BURST", "10000".into()),
-            ("AUTH_RATE_LIMIT_PERIOD_MS", "1".into()),
-            ("PASSWORD_HASH_CONCURRENCY", "2".into()),
-            ("SHUTDOWN_GRACE_SECS", "2".into()),
-            ("WB_BASE_URL", wb_url.into()),
-            ("WB_SANDBOX", "true".into()),
-            ("WB_TIMEOUT_MS", "1500".into()),
-            ("WB_RATE_LIMIT_SCALE", "0".into()),
-        ];
-        let env = Env::from_pairs(vars.iter().map(|(k, v)| (*k, v.as_str())));
-        let state = AppState::new(ApiConfig::from_env(&env).expect("api configuration")).unwrap();
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            stock_tracker_api::app::serve(listener, state, async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
-        Self {
-            base,
-            client: reqwest::Client::new(),
-            redis_prefix,
-            _shutdown: tx,
-        }
-    }
-
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Answer {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.expect("request reaches the api");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let text = res.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Answer {
-            status,
-            headers,
-            body,
-            text,
-        }
-    }
-
-    /// Registers a tenant and its owner.
-    pub async fn register(&self, email: &str, company: &str) -> Session {
-        let a = self
-            .call(
-                Method::POST,
-                "/api/v1/auth/register",
-                None,
-                Some(json!({"email": email, "password": PASSWORD, "company_name": company})),
-            )
-            .await;
-        assert_eq!(a.status.as_u16(), 201, "{a:#?}");
-        crate::http::session_from(&a.body)
-    }
-
-    /// Saves a WB token for the session's tenant.
-    pub async fn connect_token(&self, s: &Session, token: &str) {
-        let a = self
-            .call(
-                Method::PUT,
-                "/api/v1/wb/credentials",
-                Some(&s.access),
-                Some(json!({ "token": token })),
-            )
-            .await;
-        assert!(a.status.is_success(), "{a:#?}");
-    }
-
-    /// Queues a sync; returns its run id.
-    pub async fn start_sync(&self, s: &Session) -> String {
-        let a = self
-            .call(
-                Method::POST,
-                "/api/v1/sync",
-                Some(&s.access),
-                Some(json!({})),
-            )
-            .await;
-        assert_eq!(a.status.as_u16(), 202, "{a:#?}");
-        a.body["run_id"].as_str().unwrap().to_string()
-    }
-
-    pub async fn run(&self, s: &Session, run_id: &str) -> Value {
-        let a = self
-            .call(
-                Method::GET,
-                &format!("/api/v1/sync/runs/{run_id}"),
-                Some(&s.access),
-                None,
-            )
-            .await;
-        assert_eq!(a.status.as_u16(), 200, "{a:#?}");
-        a.body
-    }
-
-    /// Polls the run until it has finished (succeeded or failed), within `within`.
-    pub async fn wait_for_run(&self, s: &Session, run_id: &str, within: Duration) -> Value {
-        let deadline = Instant::now() + within;
-        loop {
-            let run = self.run(s, run_id).await;
-            if run["status"] == "succeeded" || run["status"] == "failed" {
-                return run;
-            }
-            assert!(Instant::now() < deadline, "run still unfinished: {run:#}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
     }
 }

@@ -1,10 +1,70 @@
 //! Running the real binaries: start with an environment, wait for a log line, signal,
-//! and collect the exit status.
+//! collect the exit status, and read their metrics endpoints.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::ops::Deref;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+/// A loopback port nothing listens on (at the moment of asking).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A binary's Prometheus text, fetched from `127.0.0.1:port/metrics`.
+pub fn scrape(port: u16) -> String {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// The value of one sample line (`name{labels} value`), if present.
+pub fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+}
+
+/// The environment of a binary under test: `set` replaces a variable or adds it.
+#[derive(Clone, Debug, Default)]
+pub struct Vars(Vec<(&'static str, String)>);
+
+impl Vars {
+    pub fn set(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        let value = value.into();
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key, value)),
+        }
+        self
+    }
+
+    pub fn remove(mut self, key: &str) -> Self {
+        self.0.retain(|(k, _)| *k != key);
+        self
+    }
+
+    /// For the worker: a killed worker's job is noticed quickly (three missed one-second
+    /// heartbeats), and the queue is polled every 200 ms.
+    pub fn quick_failover(self) -> Self {
+        self.set("WORKER_HEARTBEAT_SECS", "1")
+            .set("WORKER_POLL_INTERVAL_MS", "200")
+    }
+}
+
+impl Deref for Vars {
+    type Target = [(&'static str, String)];
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
 
 pub struct Process {
     child: Child,
@@ -104,6 +164,28 @@ impl Process {
         assert!(ok, "signal {signal} delivered");
     }
 
+    /// [`Process::wait_exit`] off the async runtime; returns the status and every line seen.
+    pub async fn exit(mut self, timeout: Duration) -> (ExitStatus, Vec<String>) {
+        tokio::task::spawn_blocking(move || {
+            let status = self.wait_exit(timeout);
+            (status, std::mem::take(&mut self.seen))
+        })
+        .await
+        .unwrap()
+    }
+
+    /// SIGTERM, then asserts a clean exit (status 0) within 15 s.
+    pub async fn stop(self) {
+        self.signal("TERM");
+        let (status, seen) = self.exit(Duration::from_secs(15)).await;
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "the process was still running and stopped cleanly:\n{}",
+            seen.join("\n")
+        );
+    }
+
     /// The exit status within `timeout` (the process is killed if it overstays).
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         let deadline = Instant::now() + timeout;
@@ -135,16 +217,36 @@ impl Drop for Process {
 }
 
 /// The environment the background binaries need, pointed at a test database.
-pub fn base_env(db: &crate::TestDb) -> Vec<(&'static str, String)> {
-    vec![
-        ("DATABASE_URL", db.app_url()),
-        ("REDIS_URL", crate::db::redis_url()),
-        (
-            "CREDENTIALS_KEYS",
-            crate::http::TEST_CREDENTIALS_KEYS.to_string(),
-        ),
-        ("LOG_FORMAT", "json".to_string()),
-        ("WORKER_METRICS_BIND", "127.0.0.1:0".to_string()),
-        ("SCHEDULER_METRICS_BIND", "127.0.0.1:0".to_string()),
-    ]
+pub fn base_env(db: &crate::TestDb) -> Vars {
+    base_env_for(db.app_url())
+}
+
+/// The same for any database (a throwaway cluster's, say).
+pub fn base_env_for(database_url: String) -> Vars {
+    Vars::default()
+        .set("DATABASE_URL", database_url)
+        .set("REDIS_URL", crate::db::redis_url())
+        .set("CREDENTIALS_KEYS", crate::http::TEST_CREDENTIALS_KEYS)
+        .set("LOG_FORMAT", "json")
+        .set("WORKER_METRICS_BIND", "127.0.0.1:0")
+        .set("SCHEDULER_METRICS_BIND", "127.0.0.1:0")
+}
+
+/// The worker's environment: `base_env_for(database_url)` with the api's Redis prefix, every
+/// WB host at `wb_url`, test tokens allowed and WB's published limits off (the budget has
+/// its own tests).
+pub fn worker_env(database_url: String, redis_prefix: &str, wb_url: &str) -> Vars {
+    base_env_for(database_url)
+        .remove("SCHEDULER_METRICS_BIND")
+        .set("REDIS_KEY_PREFIX", redis_prefix)
+        .set("WB_BASE_URL", wb_url)
+        .set("WB_SANDBOX", "true")
+        .set("WB_RATE_LIMIT_SCALE", "0")
+}
+
+/// Starts the worker binary `exe` with `env` and waits until it is ready.
+pub fn start_worker(exe: &str, env: &Vars) -> Process {
+    let mut p = Process::start(exe, &[], env);
+    p.wait_for("worker ready", Duration::from_secs(20));
+    p
 }

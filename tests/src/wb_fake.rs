@@ -82,3 +82,14 @@ pub fn too_many(retry: u64) -> ResponseTemplate {
         .insert_header("content-type", "application/problem+json")
         .set_body_string(r#"{"title":"too many requests","detail":"limited","status":429}"#)
 }
+
+/// How many catalog requests WB has received (one per sync attempt that reached WB).
+pub async fn cards_requests(server: &MockServer) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == "/content/v2/get/cards/list")
+        .count()
+}

@@ -1,7 +1,8 @@
 //! A whole system for sync tests: the api, a real worker consuming the real queue, and a
 //! Wildberries stand-in (the in-repo sandbox, or any HTTP server such as wiremock).
 
-use crate::http::{Answer, Session, TestApp};
+use crate::http::{Answer, Api, Session, TestApp, wb_settings};
+use crate::process::{free_port, worker_env};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use stock_tracker_shared::config::Env;
@@ -26,25 +27,12 @@ impl Worker {
 
     /// The same with another `CREDENTIALS_KEYS`, for key rotation.
     pub async fn start_with_keys(app: &TestApp, wb_url: &str, keys: &str) -> Self {
-        let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let vars = [
-            ("WORKER_METRICS_BIND", format!("127.0.0.1:{metrics_port}")),
-            ("DATABASE_URL", app.db.app_url()),
-            ("REDIS_URL", crate::db::redis_url()),
-            ("CREDENTIALS_KEYS", keys.to_string()),
-            ("REDIS_KEY_PREFIX", app.redis_prefix.clone()),
-            ("WB_BASE_URL", wb_url.to_string()),
-            ("WB_SANDBOX", "true".to_string()),
-            ("WB_TIMEOUT_MS", "1500".to_string()),
-            ("WORKER_CONCURRENCY", "2".to_string()),
-            // WB's published limits would space the stock report 20 s apart; the budget
-            // itself is covered by the client's tests.
-            ("WB_RATE_LIMIT_SCALE", "0".to_string()),
-        ];
+        let metrics_port = free_port();
+        let vars = worker_env(app.db.app_url(), &app.redis_prefix, wb_url)
+            .set("WORKER_METRICS_BIND", format!("127.0.0.1:{metrics_port}"))
+            .set("CREDENTIALS_KEYS", keys)
+            .set("WB_TIMEOUT_MS", "1500")
+            .set("WORKER_CONCURRENCY", "2");
         let env = Env::from_pairs(vars.iter().map(|(k, v)| (*k, v.as_str())));
         let mut config = WorkerConfig::from_env(&env).expect("worker config");
         // Fast retries and report polling: the behaviour is the same, the test is quicker.
@@ -89,13 +77,11 @@ impl Drop for Worker {
 
 /// The api with WB pointed at `wb_url` and test tokens allowed.
 pub async fn app_for(wb_url: &str) -> TestApp {
-    TestApp::builder()
-        .env("WB_BASE_URL", wb_url)
-        .env("WB_SANDBOX", "true")
-        .env("WB_TIMEOUT_MS", "1500")
-        .env("WB_RATE_LIMIT_SCALE", "0")
-        .spawn()
-        .await
+    let mut builder = TestApp::builder();
+    for (k, v) in wb_settings(wb_url) {
+        builder = builder.env(&k, &v);
+    }
+    builder.spawn().await
 }
 
 pub struct SandboxWorld {
@@ -165,7 +151,7 @@ impl SandboxWorld {
 }
 
 /// Saves a WB token for the session's tenant; returns the answer.
-pub async fn connect_token(app: &TestApp, session: &Session, token: &str) -> Answer {
+pub async fn connect_token(app: &Api, session: &Session, token: &str) -> Answer {
     app.call(
         reqwest::Method::PUT,
         "/api/v1/wb/credentials",
@@ -175,28 +161,76 @@ pub async fn connect_token(app: &TestApp, session: &Session, token: &str) -> Ans
     .await
 }
 
-/// Starts a sync and waits until the worker has finished it; returns the run.
-pub async fn sync_and_wait(app: &TestApp, session: &Session) -> Value {
+/// Queues a sync by hand (202 asserted); returns its run id.
+pub async fn start_sync(app: &Api, session: &Session) -> String {
     let started = app
         .post("/api/v1/sync", Some(&session.access), json!({}))
         .await;
     assert_eq!(started.status.as_u16(), 202, "{started:#?}");
-    let run_id = started.body["run_id"].as_str().unwrap().to_string();
+    started.body["run_id"].as_str().unwrap().to_string()
+}
+
+/// Starts a sync and waits until the worker has finished it; returns the run.
+pub async fn sync_and_wait(app: &Api, session: &Session) -> Value {
+    let run_id = start_sync(app, session).await;
     wait_for_run(app, session, &run_id).await
 }
 
-pub async fn wait_for_run(app: &TestApp, session: &Session, run_id: &str) -> Value {
+/// The run as the api shows it (200 asserted).
+pub async fn run(app: &Api, session: &Session, run_id: &str) -> Value {
+    let run = app
+        .get(&format!("/api/v1/sync/runs/{run_id}"), &session.access)
+        .await;
+    assert_eq!(run.status.as_u16(), 200, "{run:#?}");
+    run.body
+}
+
+/// Polls the run until it has finished (succeeded or failed); returns it.
+pub async fn wait_for_run(app: &Api, session: &Session, run_id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let run = app
-            .get(&format!("/api/v1/sync/runs/{run_id}"), &session.access)
-            .await;
-        assert_eq!(run.status.as_u16(), 200, "{run:#?}");
-        let status = run.body["status"].as_str().unwrap().to_string();
-        if status == "succeeded" || status == "failed" {
-            return run.body;
+        let run = run(app, session, run_id).await;
+        if run["status"] == "succeeded" || run["status"] == "failed" {
+            return run;
         }
-        assert!(Instant::now() < deadline, "run {run_id} still {status}");
+        assert!(
+            Instant::now() < deadline,
+            "run {run_id} still unfinished: {run:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Polls the run until a worker has started it (status `running`).
+pub async fn wait_until_running(app: &Api, session: &Session, run_id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let run = run(app, session, run_id).await;
+        if run["status"] == "running" {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never started: {run:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Jobs still held by the queue (queued or running), as the owner role sees them.
+pub async fn jobs_held(owner: &sqlx::PgPool) -> i64 {
+    stock_tracker_shared::jobs::queue::count_claimed(owner)
+        .await
+        .unwrap()
+}
+
+/// Waits until the queue holds no job (apalis writes results in batches, so a finished
+/// job may look held for a moment).
+pub async fn wait_until_no_job_held(owner: &sqlx::PgPool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let held = jobs_held(owner).await;
+        if held == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{held} job(s) still held");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

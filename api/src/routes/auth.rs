@@ -42,6 +42,11 @@ pub struct LoginRequest {
     #[schema(value_type = String)]
     pub password: Password,
     /// Which of the user's tenants to sign in to; the oldest membership when omitted.
+    #[schema(
+        value_type = Option<String>,
+        format = Uuid,
+        pattern = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+    )]
     pub tenant_id: Option<Uuid>,
 }
 

@@ -26,12 +26,31 @@ pub struct MemberView {
     pub joined_at: DateTime<Utc>,
 }
 
+/// The roles an invitation can grant: ownership is never granted by invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InvitedRole {
+    Admin,
+    Member,
+    Viewer,
+}
+
+impl From<InvitedRole> for Role {
+    fn from(r: InvitedRole) -> Self {
+        match r {
+            InvitedRole::Admin => Role::Admin,
+            InvitedRole::Member => Role::Member,
+            InvitedRole::Viewer => Role::Viewer,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct InvitationRequest {
     #[schema(format = Email, max_length = 254)]
     pub email: String,
-    /// `admin`, `member` or `viewer`; only owners may invite admins.
-    pub role: RoleView,
+    /// Only owners may invite admins.
+    pub role: InvitedRole,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -133,7 +152,7 @@ pub async fn remove_member(
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 402, description = "The subscription is read-only (`subscription_inactive`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only owners and admins invite; only owners invite admins", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad email or role (`invalid_role` for owner)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad email or role (owner cannot be invited)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create_invitation(
@@ -144,13 +163,6 @@ pub async fn create_invitation(
     let (auth, inviter) = (manager.auth, manager.user);
     let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e))?;
     let role = Role::from(body.role);
-    if role == Role::Owner {
-        return Err(ApiError::invalid(
-            "invalid_role",
-            "role",
-            "Invite as admin, member or viewer; ownership is not granted by invitation.",
-        ));
-    }
     if role == Role::Admin && auth.role != Role::Owner {
         return Err(ApiError::forbidden("Only owners can invite admins."));
     }

@@ -1,12 +1,28 @@
 //! The monthly API-call quota: calls made with API keys, counted per tenant and billing
 //! period in Redis (one round trip per call) and written through to PostgreSQL, so that a
 //! lost Redis neither resets anyone's count nor stops the API.
+//!
+//! The write-through is off the request's path but bounded: one task per counter drains a
+//! bounded queue, coalescing the counts of a (tenant, period) to the highest before it
+//! writes. When the queue is full (PostgreSQL slow, a burst of calls), a count goes to an
+//! overflow map instead, coalesced the same way (at most one entry per tenant and period),
+//! which the writer takes with every batch: no call waits and no count is dropped.
+//! [`UsageCounter::flush`] waits until everything counted before it is in PostgreSQL (the
+//! api calls it on shutdown).
 
 use crate::ids::TenantId;
 use crate::kv::Redis;
 use crate::tenancy::{self, Scope};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Counts waiting to be written; past this a call writes its count on its own path.
+const QUEUE: usize = 1024;
 
 /// Where a tenant stands against its quota after a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +47,45 @@ impl Quota {
 pub struct UsageCounter {
     redis: Redis,
     prefix: String,
+    /// Started on the first count (inside the runtime), shared by every clone.
+    writer: Arc<OnceLock<Writer>>,
+}
+
+/// The write-through task, its queue and its overflow. The task ends once every clone of
+/// the counter (and so the sender) is gone, after writing what was queued.
+struct Writer {
+    queue: mpsc::Sender<Message>,
+    overflow: Arc<Mutex<Pending>>,
+    _task: JoinHandle<()>,
+}
+
+enum Message {
+    Count(Count),
+    Flush(oneshot::Sender<()>),
+    /// Something is in the overflow map.
+    Wake,
+}
+
+/// Counts waiting to be written, the highest per (tenant, period start).
+type Pending = HashMap<(TenantId, DateTime<Utc>), Count>;
+
+fn coalesce(pending: &mut Pending, count: Count) {
+    match pending.entry((count.tenant, count.start)) {
+        Entry::Occupied(mut seen) => {
+            let used = &mut seen.get_mut().used;
+            *used = (*used).max(count.used);
+        }
+        Entry::Vacant(slot) => {
+            slot.insert(count);
+        }
+    }
+}
+
+struct Count {
+    db: PgPool,
+    tenant: TenantId,
+    start: DateTime<Utc>,
+    used: i64,
 }
 
 impl UsageCounter {
@@ -38,6 +93,31 @@ impl UsageCounter {
         Self {
             redis,
             prefix: prefix.to_string(),
+            writer: Arc::new(OnceLock::new()),
+        }
+    }
+
+    fn writer(&self) -> &Writer {
+        self.writer.get_or_init(|| {
+            let (queue, rx) = mpsc::channel(QUEUE);
+            let overflow = Arc::new(Mutex::new(Pending::new()));
+            Writer {
+                queue,
+                _task: tokio::spawn(write_through(rx, overflow.clone())),
+                overflow,
+            }
+        })
+    }
+
+    /// Returns once every count made before this call is written to PostgreSQL (or its
+    /// write has failed and been logged).
+    pub async fn flush(&self) {
+        let Some(writer) = self.writer.get() else {
+            return;
+        };
+        let (done, written) = oneshot::channel();
+        if writer.queue.send(Message::Flush(done)).await.is_ok() {
+            let _ = written.await;
         }
     }
 
@@ -60,13 +140,34 @@ impl UsageCounter {
                 add_in_db(db, tenant, start).await?
             }
         };
-        let db = db.clone();
         // Written through off the request's path; `greatest` makes late writes harmless.
-        tokio::spawn(async move {
-            if let Err(e) = persist(&db, tenant, start, used).await {
-                tracing::warn!(error = %e, "could not persist API usage");
+        let count = Count {
+            db: db.clone(),
+            tenant,
+            start,
+            used,
+        };
+        let writer = self.writer();
+        match writer.queue.try_send(Message::Count(count)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(Message::Count(count))) => {
+                // The writer is behind: coalesce beside the queue rather than pile up work.
+                coalesce(
+                    &mut writer.overflow.lock().unwrap_or_else(|e| e.into_inner()),
+                    count,
+                );
+                // A full queue means another batch is coming anyway; otherwise this wakes
+                // the writer for the overflow.
+                let _ = writer.queue.try_send(Message::Wake);
             }
-        });
+            Err(e) => {
+                // The writer has stopped (it only does when the counter is dropped): write
+                // this count on the call's path.
+                if let Message::Count(count) = e.into_inner() {
+                    count.persist().await;
+                }
+            }
+        }
         Ok(Quota {
             limit,
             used,
@@ -119,6 +220,45 @@ impl UsageCounter {
             .await;
         let from_db = used_in_db(db, tenant, start).await?;
         Ok(cached.ok().flatten().unwrap_or(0).max(from_db))
+    }
+}
+
+/// The writer's loop: take what is queued, keep the highest count per (tenant, period),
+/// add the overflow, write those, then answer the flushes that were queued behind them.
+async fn write_through(mut rx: mpsc::Receiver<Message>, overflow: Arc<Mutex<Pending>>) {
+    let mut pending = Pending::new();
+    let mut flushes = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        // At most a queue's worth per batch, so a steady stream still gets written.
+        for _ in 0..QUEUE {
+            let Some(message) = next.take().or_else(|| rx.try_recv().ok()) else {
+                break;
+            };
+            match message {
+                Message::Count(c) => coalesce(&mut pending, c),
+                Message::Flush(done) => flushes.push(done),
+                Message::Wake => {}
+            }
+        }
+        let spilled = std::mem::take(&mut *overflow.lock().unwrap_or_else(|e| e.into_inner()));
+        for (_, c) in spilled {
+            coalesce(&mut pending, c);
+        }
+        for (_, count) in pending.drain() {
+            count.persist().await;
+        }
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+impl Count {
+    async fn persist(&self) {
+        if let Err(e) = persist(&self.db, self.tenant, self.start, self.used).await {
+            tracing::warn!(error = %e, tenant = %self.tenant, "could not persist API usage");
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! WB-style 429s: the retry header is honest, so waiting it out succeeds.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

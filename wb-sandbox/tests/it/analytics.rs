@@ -1,7 +1,7 @@
 //! Stock on WB warehouses: the synchronous stocks report and the async warehouse_remains
 //! report.
 
-mod common;
+use crate::common;
 
 use common::{demo_token, json, quiet_config, start};
 use serde_json::{Value, json};

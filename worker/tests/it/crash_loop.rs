@@ -4,17 +4,14 @@
 //! recorded it counts it in `stock_tracker_sync_runs_total`, and a further worker leaves
 //! it alone while it completes the next sync.
 
-use serde_json::{Value, json};
-use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use stock_tracker_shared::jobs::SYNC_QUEUE;
 use stock_tracker_shared::jobs::queue::{self, JobStatus};
 use stock_tracker_tests::TestApp;
-use stock_tracker_tests::http::{Session, TEST_CREDENTIALS_KEYS};
-use stock_tracker_tests::process::Process;
+use stock_tracker_tests::process::{Process, free_port, sample, scrape, start_worker, worker_env};
 use stock_tracker_tests::wb_fake;
-use stock_tracker_tests::world::{app_for, connect_token, wait_for_run};
+use stock_tracker_tests::world::{app_for, connect_token, run, start_sync, wait_for_run};
 use wb_sandbox::{TokenOptions, mint_token};
 use wiremock::MockServer;
 
@@ -33,50 +30,14 @@ fn api_exe() -> PathBuf {
     exe
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A worker binary with its metrics on `metrics_port`.
-fn start_worker(app: &TestApp, wb: &MockServer, metrics_port: u16) -> Process {
-    let env = vec![
-        ("DATABASE_URL", app.db.app_url()),
-        ("REDIS_URL", stock_tracker_tests::db::redis_url()),
-        ("CREDENTIALS_KEYS", TEST_CREDENTIALS_KEYS.to_string()),
-        ("REDIS_KEY_PREFIX", app.redis_prefix.clone()),
-        ("WB_BASE_URL", wb.uri()),
-        ("WB_SANDBOX", "true".to_string()),
-        ("WB_RATE_LIMIT_SCALE", "0".to_string()),
-        ("WB_TIMEOUT_MS", "60000".to_string()),
-        ("WORKER_MAX_ATTEMPTS", MAX_ATTEMPTS.to_string()),
-        // A dead worker is noticed after three missed one-second heartbeats.
-        ("WORKER_HEARTBEAT_SECS", "1".to_string()),
-        ("WORKER_POLL_INTERVAL_MS", "200".to_string()),
-        ("WORKER_METRICS_BIND", format!("127.0.0.1:{metrics_port}")),
-        ("LOG_FORMAT", "json".to_string()),
-    ];
-    let mut p = Process::start(WORKER, &[], &env);
-    p.wait_for("worker ready", Duration::from_secs(20));
-    p
-}
-
-fn scrape(port: u16) -> String {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    answer
-}
-
-/// The value of one sample line (`name{labels} value`), if present.
-fn sample(metrics: &str, series: &str) -> Option<f64> {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+fn start_with_metrics(app: &TestApp, wb: &MockServer, metrics_port: u16) -> Process {
+    let env = worker_env(app.db.app_url(), &app.redis_prefix, &wb.uri())
+        .quick_failover()
+        .set("WB_TIMEOUT_MS", "60000")
+        .set("WORKER_MAX_ATTEMPTS", MAX_ATTEMPTS.to_string())
+        .set("WORKER_METRICS_BIND", format!("127.0.0.1:{metrics_port}"));
+    start_worker(WORKER, &env)
 }
 
 const DEAD_LETTERED: &str =
@@ -94,23 +55,6 @@ fn jobs(app: &TestApp, args: &[&str]) -> String {
         .unwrap();
     assert!(out.status.success(), "jobs {args:?}: {out:?}");
     String::from_utf8(out.stdout).unwrap()
-}
-
-async fn cards_requests(wb: &MockServer) -> usize {
-    wb.received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| r.url.path() == "/content/v2/get/cards/list")
-        .count()
-}
-
-async fn run(app: &TestApp, s: &Session, run_id: &str) -> Value {
-    let a = app
-        .get(&format!("/api/v1/sync/runs/{run_id}"), &s.access)
-        .await;
-    assert_eq!(a.status.as_u16(), 200, "{a:#?}");
-    a.body
 }
 
 /// The queue entry of a run: (status, apalis attempts, lock_by, done_at as text).
@@ -133,19 +77,6 @@ async fn held(app: &TestApp) -> (i64, i64) {
     (queue::count_claimed(&app.db.owner).await.unwrap(), running)
 }
 
-async fn stop(mut worker: Process) {
-    worker.signal("TERM");
-    let (status, seen) = tokio::task::spawn_blocking(move || {
-        (
-            worker.wait_exit(Duration::from_secs(15)),
-            worker.seen.clone(),
-        )
-    })
-    .await
-    .unwrap();
-    assert_eq!(status.code(), Some(0), "{}", seen.join("\n"));
-}
-
 #[tokio::test]
 async fn a_job_that_kills_its_worker_every_time_is_dead_lettered_not_looped() {
     let wb = MockServer::start().await;
@@ -155,8 +86,7 @@ async fn a_job_that_kills_its_worker_every_time_is_dead_lettered_not_looped() {
     let app = app_for(&wb.uri()).await;
     let s = app.register("oom@shop.ru", "Crash loop").await;
     connect_token(&app, &s, &mint_token(&TokenOptions::demo(6))).await;
-    let started = app.post("/api/v1/sync", Some(&s.access), json!({})).await;
-    let run_id = started.body["run_id"].as_str().unwrap().to_string();
+    let run_id = start_sync(&app, &s).await;
 
     // Start workers one after the other; kill each as soon as it is inside the job, until
     // one of them records the verdict instead of syncing. A looping job would exhaust the
@@ -165,14 +95,14 @@ async fn a_job_that_kills_its_worker_every_time_is_dead_lettered_not_looped() {
     let verdict = 'workers: {
         for start in 1..=MAX_ATTEMPTS + 2 {
             let port = free_port();
-            let worker = start_worker(&app, &wb, port);
+            let worker = start_with_metrics(&app, &wb, port);
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
                 let r = run(&app, &s, &run_id).await;
                 if r["status"] == "failed" {
                     break 'workers Some((worker, port, r));
                 }
-                if r["attempts"] == start && cards_requests(&wb).await >= start as usize {
+                if r["attempts"] == start && wb_fake::cards_requests(&wb).await >= start as usize {
                     break;
                 }
                 assert!(
@@ -181,12 +111,8 @@ async fn a_job_that_kills_its_worker_every_time_is_dead_lettered_not_looped() {
                 );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            let mut worker = worker;
             worker.signal("KILL");
-            let status =
-                tokio::task::spawn_blocking(move || worker.wait_exit(Duration::from_secs(10)))
-                    .await
-                    .unwrap();
+            let (status, _) = worker.exit(Duration::from_secs(10)).await;
             assert_eq!(
                 std::os::unix::process::ExitStatusExt::signal(&status),
                 Some(9)
@@ -214,7 +140,7 @@ async fn a_job_that_kills_its_worker_every_time_is_dead_lettered_not_looped() {
             && message.contains("the worker stopped during the attempt"),
         "{message}"
     );
-    assert_eq!(cards_requests(&wb).await, MAX_ATTEMPTS as usize);
+    assert_eq!(wb_fake::cards_requests(&wb).await, MAX_ATTEMPTS as usize);
 
     // The verdict is counted once, by the worker that recorded it.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -240,7 +166,7 @@ async fn a_job_that_kills_its_worker_every_time_is_dead_lettered_not_looped() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(held(&app).await, (0, 0), "no job or run left running");
-    stop(verdict_worker).await;
+    verdict_worker.stop().await;
 
     // What the operator sees.
     let dead_lines = jobs(&app, &["dead"]);
@@ -264,10 +190,8 @@ async fn a_job_that_kills_its_worker_every_time_is_dead_lettered_not_looped() {
     wb.reset().await;
     wb_fake::mount_healthy(&wb, 7).await;
     let port = free_port();
-    let further = start_worker(&app, &wb, port);
-    let next = app.post("/api/v1/sync", Some(&s.access), json!({})).await;
-    assert_eq!(next.status.as_u16(), 202, "{next:#?}");
-    let next_id = next.body["run_id"].as_str().unwrap().to_string();
+    let further = start_with_metrics(&app, &wb, port);
+    let next_id = start_sync(&app, &s).await;
     let done = wait_for_run(&app, &s, &next_id).await;
     assert_eq!(done["status"], "succeeded", "{done:#}");
     assert_eq!(done["attempts"], 1);
@@ -281,7 +205,7 @@ async fn a_job_that_kills_its_worker_every_time_is_dead_lettered_not_looped() {
     assert_eq!(after, dead, "the dead run is untouched");
     assert_eq!(queue_entry(&app, &run_id).await, before);
     assert_eq!(
-        cards_requests(&wb).await,
+        wb_fake::cards_requests(&wb).await,
         1,
         "WB saw the new sync only (the mock was reset)"
     );
@@ -294,5 +218,5 @@ async fn a_job_that_kills_its_worker_every_time_is_dead_lettered_not_looped() {
     }
     assert_eq!(held(&app).await, (0, 0), "no job or run left running");
     assert_eq!(sample(&scrape(port), SUCCEEDED), Some(1.0));
-    stop(further).await;
+    further.stop().await;
 }

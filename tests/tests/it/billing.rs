@@ -218,23 +218,7 @@ async fn checkout_creates_one_customer_and_a_subscription_session_for_the_plan()
 
 async fn invite(app: &TestApp, owner: &Session, role: &str) -> Session {
     let email = format!("{role}-{}@shop.ru", Uuid::new_v4().simple());
-    let inv = app
-        .post(
-            "/api/v1/tenant/invitations",
-            Some(&owner.access),
-            json!({"email": email, "role": role}),
-        )
-        .await;
-    assert_eq!(inv.status, 201, "{inv:#?}");
-    let accepted = app
-        .post(
-            "/api/v1/auth/accept-invitation",
-            None,
-            json!({"token": inv.body["token"], "password": stock_tracker_tests::http::PASSWORD}),
-        )
-        .await;
-    assert!(accepted.status.is_success(), "{accepted:#?}");
-    Session::from_tokens(&accepted.body)
+    app.add_member(owner, &email, role).await
 }
 
 #[tokio::test]
@@ -921,13 +905,20 @@ async fn api_keys_are_counted_against_the_monthly_quota_and_web_sessions_are_not
     assert!(over.headers.contains_key("x-quota-reset"));
     assert!(over.headers.contains_key("retry-after"));
 
-    // Redis forgetting the count does not reset it: PostgreSQL has it.
+    // Redis forgetting the count does not reset it: PostgreSQL has it once the
+    // write-through is flushed (the last count is the refused call's, 10001).
+    app.state.usage.flush().await;
+    let persisted: i64 = sqlx::query_scalar("select calls from api_usage where tenant_id = $1")
+        .bind(tenant)
+        .fetch_one(&app.db.owner)
+        .await
+        .unwrap();
+    assert_eq!(persisted, 10_001);
     let _: () = redis::cmd("DEL")
         .arg(&keys[0])
         .query_async(&mut redis)
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     app.get("/api/v1/stocks", &key)
         .await
         .problem(429, "quota_exceeded");
@@ -946,6 +937,74 @@ async fn api_keys_are_counted_against_the_monthly_quota_and_web_sessions_are_not
     app.get("/api/v1/stocks", &key)
         .await
         .problem(401, "unauthorized");
+}
+
+/// The write-through is off the call's path, and a flush waits for it: while a lock holds
+/// every write to api_usage back, the call returns but the flush does not.
+#[tokio::test]
+async fn flush_returns_once_the_counted_calls_are_stored() {
+    let app = TestApp::spawn().await;
+    let s = app.register("flush@shop.ru", "Flush").await;
+    let tenant = Uuid::parse_str(&s.tenant_id).unwrap();
+    let start = chrono::Utc::now() - chrono::Duration::days(1);
+    let period = (start, start + chrono::Duration::days(30));
+    let mut lock = app.db.owner.begin().await.unwrap();
+    sqlx::query("lock table api_usage in exclusive mode")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    for n in 1..=3 {
+        let quota = app
+            .state
+            .usage
+            .count_call(&app.state.db, tenant.into(), period, 10)
+            .await
+            .unwrap();
+        assert_eq!(quota.used, n, "the call does not wait for its write");
+    }
+    let usage = app.state.usage.clone();
+    let flush = tokio::spawn(async move { usage.flush().await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!flush.is_finished(), "the flush waits for the held write");
+    lock.rollback().await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), flush)
+        .await
+        .expect("the flush returns once the write is through")
+        .unwrap();
+    let stored: i64 = sqlx::query_scalar("select calls from api_usage where tenant_id = $1")
+        .bind(tenant)
+        .fetch_one(&app.db.owner)
+        .await
+        .unwrap();
+    assert_eq!(stored, 3, "the highest count is stored");
+}
+
+/// A burst larger than the write-through queue: calls past its bound write their own count
+/// instead of queueing more, and a flush returns only once the highest count is stored.
+#[tokio::test]
+async fn a_burst_of_counted_calls_is_written_through_and_flushed() {
+    let app = TestApp::spawn().await;
+    let s = app.register("burst@shop.ru", "Burst").await;
+    let tenant = Uuid::parse_str(&s.tenant_id).unwrap();
+    let start = chrono::Utc::now() - chrono::Duration::days(1);
+    let period = (start, start + chrono::Duration::days(30));
+    let usage = &app.state.usage;
+    let calls = futures::future::join_all(
+        (0..3000).map(|_| usage.count_call(&app.state.db, tenant.into(), period, 1_000_000)),
+    )
+    .await;
+    let highest = calls.iter().map(|q| q.as_ref().unwrap().used).max();
+    assert_eq!(highest, Some(3000));
+    usage.flush().await;
+    let stored: i64 = sqlx::query_scalar(
+        "select calls from api_usage where tenant_id = $1 and period_start = $2",
+    )
+    .bind(tenant)
+    .bind(start)
+    .fetch_one(&app.db.owner)
+    .await
+    .unwrap();
+    assert_eq!(stored, 3000);
 }
 
 #[tokio::test]

@@ -158,7 +158,7 @@ async fn invitations_are_single_use_and_create_or_join_accounts() {
         json!({"email": "x@y.co", "role": "owner"}),
     )
     .await
-    .problem(422, "invalid_role");
+    .problem(422, "invalid_field");
     app.post(
         "/api/v1/tenant/invitations",
         Some(&owner.access),

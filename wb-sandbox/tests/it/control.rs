@@ -1,6 +1,6 @@
 //! The `/__sandbox/*` hooks used by tests and the demo script.
 
-mod common;
+use crate::common;
 
 use common::{json, quiet_config, start};
 use serde_json::json;

@@ -1,6 +1,6 @@
 //! Seller warehouses and their stock.
 
-mod common;
+use crate::common;
 
 use common::{demo_token, json, quiet_config, start};
 use serde_json::json;

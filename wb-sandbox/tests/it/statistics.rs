@@ -1,6 +1,6 @@
 //! Orders and sales feeds paged by lastChangeDate.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

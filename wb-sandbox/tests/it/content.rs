@@ -1,6 +1,6 @@
 //! Cards list paging and the auth rules every endpoint shares.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

@@ -2,11 +2,10 @@
 //! throwaway cluster of its own, never the shared server): the process stays up and its
 //! ticks resume by themselves, queueing due tenants again.
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 use stock_tracker_shared::jobs::{SYNC_QUEUE, queue};
 use stock_tracker_tests::pg_cluster::PgCluster;
-use stock_tracker_tests::process::Process;
+use stock_tracker_tests::process::{Process, base_env_for, free_port, sample, scrape};
 use stock_tracker_tests::tenants::with_active_credentials;
 use uuid::Uuid;
 
@@ -18,26 +17,15 @@ struct Scheduler {
 }
 
 fn start_scheduler(cluster: &PgCluster) -> Scheduler {
-    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let env = vec![
-        ("DATABASE_URL", cluster.app_url()),
-        ("REDIS_URL", stock_tracker_tests::db::redis_url()),
-        (
-            "CREDENTIALS_KEYS",
-            stock_tracker_tests::http::TEST_CREDENTIALS_KEYS.to_string(),
-        ),
-        ("LOG_FORMAT", "json".to_string()),
-        (
+    let metrics_port = free_port();
+    let env = base_env_for(cluster.app_url())
+        .remove("WORKER_METRICS_BIND")
+        .set(
             "SCHEDULER_METRICS_BIND",
             format!("127.0.0.1:{metrics_port}"),
-        ),
+        )
         // A tick every second.
-        ("SCHEDULER_CRON", "* * * * * *".to_string()),
-    ];
+        .set("SCHEDULER_CRON", "* * * * * *");
     let mut process = Process::start(EXE, &[], &env);
     process.wait_for("scheduler ready", Duration::from_secs(20));
     Scheduler {
@@ -48,19 +36,12 @@ fn start_scheduler(cluster: &PgCluster) -> Scheduler {
 
 impl Scheduler {
     fn metrics(&self) -> String {
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).unwrap();
-        stream.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        answer
+        scrape(self.metrics_port)
     }
 
     /// A counter's value (0 until it first counts).
     fn counter(&self, series: &str) -> f64 {
-        self.metrics()
-            .lines()
-            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-            .unwrap_or(0.0)
+        sample(&self.metrics(), series).unwrap_or(0.0)
     }
 
     /// Waits until a counter exceeds `than` (it is bumped just after the tick's commit).
@@ -73,19 +54,7 @@ impl Scheduler {
     }
 
     async fn stop(self) {
-        let mut p = self.process;
-        p.signal("TERM");
-        let (status, seen) = tokio::task::spawn_blocking(move || {
-            (p.wait_exit(Duration::from_secs(15)), p.seen.clone())
-        })
-        .await
-        .unwrap();
-        assert_eq!(
-            status.code(),
-            Some(0),
-            "the scheduler was still running and stopped cleanly: {}",
-            seen.join("\n")
-        );
+        self.process.stop().await;
     }
 }
 
