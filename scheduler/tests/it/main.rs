@@ -5,3 +5,4 @@
 mod lifecycle;
 mod metrics;
 mod pg_restart;
+mod tick;

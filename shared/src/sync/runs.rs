@@ -1,6 +1,7 @@
 //! `sync_runs`: the record of each sync, from queued to succeeded or failed.
 
 use super::store::Applied;
+use crate::ids::TenantId;
 use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -81,14 +82,20 @@ pub struct WbCounts {
     pub rate_limited: u64,
 }
 
-/// Queues a run in the scope's tenant; fails with a unique violation on [`ONE_ACTIVE`]
-/// when one is already queued or running.
-pub async fn queue(tx: &mut Tx, trigger: Trigger) -> sqlx::Result<SyncRun> {
+/// Inserts a queued run for `tenant` (row-level security refuses any tenant but the scope's);
+/// fails with a unique violation on [`ONE_ACTIVE`] when one is already queued or running.
+/// Only [`crate::jobs::queue::queue_sync`] calls this: a run is created with its job.
+pub(crate) async fn queue(
+    tx: &mut Tx,
+    tenant: TenantId,
+    trigger: Trigger,
+) -> sqlx::Result<SyncRun> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into sync_runs (id, tenant_id, trigger, status)
-         values ($1, app_current_tenant(), $2, 'queued') returning {COLUMNS}"
+         values ($1, $2, $3, 'queued') returning {COLUMNS}"
     )))
     .bind(Uuid::now_v7())
+    .bind(tenant)
     .bind(trigger)
     .fetch_one(&mut **tx)
     .await

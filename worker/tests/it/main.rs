@@ -5,5 +5,6 @@
 mod crash;
 mod crash_loop;
 mod lifecycle;
+mod maintenance;
 mod pg_restart;
 mod shutdown;
