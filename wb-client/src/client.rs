@@ -4,21 +4,21 @@
 //!
 //! The typed calls live next door (`cards.rs`, `wb_stocks.rs`, `seller_stocks.rs`).
 
-use crate::Secret;
-use crate::kv::Redis;
-use crate::wb::budget::Budget;
-use crate::wb::config::WbConfig;
-use crate::wb::error::WbError;
-use crate::wb::limits::{Host, Limit, Method};
-use crate::wb::metrics::{Outcome, WbMetrics};
-use crate::wb::retry;
-use crate::wb::token::{self, TokenType};
+use crate::budget::Budget;
+use crate::config::WbConfig;
+use crate::error::WbError;
+use crate::limits::{Host, Limit, Method};
+use crate::metrics::{Outcome, WbMetrics};
+use crate::retry;
+use crate::token::{self, TokenType};
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use stock_tracker_infra::Secret;
+use stock_tracker_infra::kv::Redis;
 
 /// After this many 429s in a row a call gives up with [`WbError::RateLimited`].
 const MAX_CONSECUTIVE_429: u32 = 5;
