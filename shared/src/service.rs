@@ -160,7 +160,7 @@ pub async fn connect(config: &CommonConfig, service: &str) -> anyhow::Result<Con
                     service,
                     postgres = ?db_state.as_ref().err().map(ToString::to_string),
                     redis = ?redis_state.as_ref().err().map(ToString::to_string),
-                    retry_in_ms = delay.as_millis() as u64,
+                    retry_in_ms = delay.as_millis(),
                     "waiting for dependencies"
                 );
                 tokio::time::sleep(delay).await;

@@ -2,6 +2,14 @@
 //! in 1 s or less. Real PostgreSQL and the real queue; prints figures, asserts nothing
 //! about time. Run with `cargo bench -p stock-tracker-tests --bench scheduler_tick`.
 
+// Test code: a panic is a failed test with its message, and the numbers are the test's own.
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use chrono::{Duration, Utc};
 use std::time::Instant;
 use stock_tracker_shared::jobs::queue;

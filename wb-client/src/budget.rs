@@ -131,8 +131,12 @@ impl Rate {
 
     /// Long enough for an idle bucket to refill completely, after which it is the same as
     /// no bucket at all.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // clamped to 0..=1 day
     fn ttl_ms(&self) -> u64 {
-        (self.capacity / self.per_ms).ceil().min(86_400_000.0) as u64 + 1_000
+        (self.capacity / self.per_ms)
+            .ceil()
+            .clamp(0.0, 86_400_000.0) as u64
+            + 1_000
     }
 }
 
@@ -189,7 +193,7 @@ impl Budget {
             let sleep = wait + jitter(wait);
             tracing::debug!(
                 method = method.name(),
-                wait_ms = sleep.as_millis() as u64,
+                wait_ms = sleep.as_millis(),
                 "waiting for WB rate budget"
             );
             tokio::time::sleep(sleep).await;

@@ -247,7 +247,7 @@ impl WbSession {
                             method = method.name(),
                             status = 429,
                             attempt = throttled,
-                            retry_after_ms = retry_after.as_millis() as u64,
+                            retry_after_ms = retry_after.as_millis(),
                             "WB keeps rate limiting the call; giving up"
                         );
                         return Err(WbError::RateLimited);
@@ -256,7 +256,7 @@ impl WbSession {
                         method = method.name(),
                         status = 429,
                         attempt = throttled,
-                        retry_after_ms = retry_after.as_millis() as u64,
+                        retry_after_ms = retry_after.as_millis(),
                         "WB rate limited the call; retrying after the wait it asked for"
                     );
                     self.bump(&self.counters.retries);
@@ -308,7 +308,7 @@ impl WbSession {
                 },
                 error = failure.code(),
                 attempt = failures,
-                backoff_ms = wait.as_millis() as u64,
+                backoff_ms = wait.as_millis(),
                 "WB call failed; retrying"
             );
             tokio::time::sleep(wait).await;

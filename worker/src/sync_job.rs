@@ -246,7 +246,7 @@ pub async fn run(
                 }
                 Err(e) => tracing::warn!(
                     error = %e,
-                    retry_in_ms = delay.as_millis() as u64,
+                    retry_in_ms = delay.as_millis(),
                     "waiting for PostgreSQL"
                 ),
             }

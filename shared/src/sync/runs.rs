@@ -75,6 +75,12 @@ const COLUMNS: &str =
     wb_rate_limited, stock_source, error_code, error_message, product_limit,
     product_limit_reached";
 
+/// A count for an `integer` column: counts that large do not happen, and if one did the
+/// column would say "at least this many" rather than wrap to a negative number.
+fn count(n: impl TryInto<i32>) -> i32 {
+    n.try_into().unwrap_or(i32::MAX)
+}
+
 /// Requests hitting WB and 429s among them, as the client counted them.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct WbCounts {
@@ -129,7 +135,7 @@ pub async fn note_product_limit(
         "update sync_runs set product_limit = $2, product_limit_reached = $3 where id = $1",
     )
     .bind(id)
-    .bind(limit as i32)
+    .bind(count(limit))
     .bind(reached)
     .execute(&mut **tx)
     .await?;
@@ -153,14 +159,14 @@ pub async fn succeed(
           where id = $1",
     )
     .bind(id)
-    .bind(applied.products as i32)
-    .bind(applied.sizes as i32)
-    .bind(applied.warehouses as i32)
-    .bind(applied.stock_rows as i32)
-    .bind(applied.stock_changes as i32)
-    .bind(applied.history_rows as i32)
-    .bind(wb.requests as i32)
-    .bind(wb.rate_limited as i32)
+    .bind(count(applied.products))
+    .bind(count(applied.sizes))
+    .bind(count(applied.warehouses))
+    .bind(count(applied.stock_rows))
+    .bind(count(applied.stock_changes))
+    .bind(count(applied.history_rows))
+    .bind(count(wb.requests))
+    .bind(count(wb.rate_limited))
     .bind(source)
     .bind(note)
     .execute(&mut **tx)
@@ -184,8 +190,8 @@ pub async fn fail(
     .bind(id)
     .bind(code)
     .bind(message)
-    .bind(wb.requests as i32)
-    .bind(wb.rate_limited as i32)
+    .bind(count(wb.requests))
+    .bind(count(wb.rate_limited))
     .execute(&mut **tx)
     .await?;
     Ok(())
