@@ -14,6 +14,9 @@ pub struct Tenant {
     /// The plan whose limits apply now.
     #[sqlx(try_from = "String")]
     pub plan: PlanName,
+    /// The interval the scheduler uses: the preference, never more often than the plan
+    /// allows (SQL `tenant_sync_interval`, the scheduler's own rule).
+    pub effective_sync_interval_minutes: i32,
 }
 
 /// Decodes a plan column (sqlx's `try_from` needs a type of ours).
@@ -28,26 +31,28 @@ impl TryFrom<String> for PlanName {
     }
 }
 
-impl Tenant {
-    /// The interval the scheduler uses: the tenant's preference, but never more often than
-    /// the plan allows.
-    pub fn effective_sync_interval_minutes(&self) -> i32 {
-        let floor = self.plan.0.limits().sync_interval_minutes;
-        self.sync_interval_minutes.unwrap_or(floor).max(floor)
-    }
+/// Each query's tenant row joined to its plan and interval (`t` is the tenants row set;
+/// `$intervals` is the bind parameter holding [`Plan::intervals_json`]).
+fn with_plan(intervals: &str) -> String {
+    format!(
+        "select t.id, t.name, t.sync_interval_minutes, t.created_at, t.updated_at, p.plan,
+                tenant_sync_interval(t.sync_interval_minutes, p.plan, {intervals}::jsonb)
+                    as effective_sync_interval_minutes
+           from t left join subscriptions s on s.tenant_id = t.id
+          cross join lateral (select coalesce(subscription_plan(s.plan, s.downgrade_from,
+                                                                s.downgrade_at, now()), 'pro')
+                                         as plan) p"
+    )
 }
-
-/// Each query's tenant row joined to its plan (`t` is the tenants row set).
-const WITH_PLAN: &str = "select t.*,
-        coalesce(subscription_plan(s.plan, s.downgrade_from, s.downgrade_at, now()), 'pro') as plan
-   from t left join subscriptions s on s.tenant_id = t.id";
 
 pub async fn insert(tx: &mut Tx, id: TenantId, name: &str) -> sqlx::Result<Tenant> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "with t as (insert into tenants (id, name) values ($1, $2) returning *) {WITH_PLAN}"
+        "with t as (insert into tenants (id, name) values ($1, $2) returning *) {}",
+        with_plan("$3")
     )))
     .bind(id)
     .bind(name)
+    .bind(Plan::intervals_json())
     .fetch_one(&mut **tx)
     .await
 }
@@ -55,8 +60,10 @@ pub async fn insert(tx: &mut Tx, id: TenantId, name: &str) -> sqlx::Result<Tenan
 /// The scope's own tenant (RLS shows no other).
 pub async fn current(tx: &mut Tx) -> sqlx::Result<Option<Tenant>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "with t as (select * from tenants) {WITH_PLAN}"
+        "with t as (select * from tenants) {}",
+        with_plan("$1")
     )))
+    .bind(Plan::intervals_json())
     .fetch_optional(&mut **tx)
     .await
 }
@@ -70,10 +77,12 @@ pub async fn update(
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "with t as (update tenants set name = coalesce($1, name),
                 sync_interval_minutes = coalesce($2, sync_interval_minutes), updated_at = now()
-         returning *) {WITH_PLAN}"
+         returning *) {}",
+        with_plan("$3")
     )))
     .bind(name)
     .bind(sync_interval_minutes)
+    .bind(Plan::intervals_json())
     .fetch_optional(&mut **tx)
     .await
 }
