@@ -33,7 +33,6 @@ pub struct SyncStarted {
     security(("bearer" = [])),
     responses(
         (status = 202, description = "Sync queued; follow it at `Location`", body = SyncStarted),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 402, description = "The subscription is read-only (`subscription_inactive`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Viewers cannot start syncs", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A sync is already queued or running (`sync_in_progress`, with `run_id`), or no usable token (`credential_required`, `credential_invalid`)", body = Problem, content_type = "application/problem+json"),
@@ -98,7 +97,6 @@ pub async fn start_sync(
     params(PageQuery),
     responses(
         (status = 200, description = "Runs, newest first", body = Page<SyncRun>),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -126,7 +124,6 @@ pub async fn list_runs(
     params(("run_id" = Uuid, Path, description = "The run id from POST /api/v1/sync")),
     responses(
         (status = 200, description = "The run", body = SyncRun),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such run in this tenant", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -174,7 +171,6 @@ pub enum CredentialState {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Where syncing stands", body = SyncStatus),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn status(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<SyncStatus>> {
