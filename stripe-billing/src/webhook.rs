@@ -27,48 +27,36 @@ pub struct Event {
     data: EventData,
 }
 
+/// Stripe's `data.object`: read leniently, since events of every type arrive (a balance or a
+/// tax setting has no id; an object may be expanded), and only a few fields matter here.
 #[derive(Debug, Deserialize)]
 struct EventData {
-    object: EventObject,
-}
-
-/// The fields of a subscription, checkout session or invoice that lead to a tenant and a
-/// subscription.
-#[derive(Debug, Deserialize)]
-struct EventObject {
-    object: String,
-    id: String,
-    customer: Option<String>,
-    subscription: Option<String>,
-    parent: Option<InvoiceParent>,
-}
-
-#[derive(Debug, Deserialize)]
-struct InvoiceParent {
-    subscription_details: Option<SubscriptionDetails>,
-}
-
-#[derive(Debug, Deserialize)]
-struct SubscriptionDetails {
-    subscription: Option<String>,
+    object: serde_json::Value,
 }
 
 impl Event {
+    fn field(&self, name: &str) -> Option<&str> {
+        self.data
+            .object
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+    }
+
+    /// The Stripe customer the event is about, if it names one.
     pub fn customer(&self) -> Option<&str> {
-        self.data.object.customer.as_deref()
+        self.field("customer")
     }
 
     /// The subscription the event is about.
     pub fn subscription(&self) -> Option<&str> {
-        let o = &self.data.object;
-        match o.object.as_str() {
-            "subscription" => Some(o.id.as_str()),
+        match self.field("object") {
+            Some("subscription") => self.field("id"),
             // Invoices name it under parent since API version 2025-03-31, directly before.
-            _ => o.subscription.as_deref().or_else(|| {
-                o.parent
-                    .as_ref()
-                    .and_then(|p| p.subscription_details.as_ref())
-                    .and_then(|d| d.subscription.as_deref())
+            _ => self.field("subscription").or_else(|| {
+                self.data
+                    .object
+                    .pointer("/parent/subscription_details/subscription")
+                    .and_then(serde_json::Value::as_str)
             }),
         }
     }
@@ -152,6 +140,19 @@ mod tests {
             assert_eq!(event.subscription(), Some("sub_1"));
             assert_eq!(event.customer(), Some("cus_1"));
         }
+    }
+
+    #[test]
+    fn events_of_any_shape_verify_even_without_an_object_id() {
+        // balance.available: its object has no id and names no customer.
+        let body = serde_json::json!({
+            "id": "evt_2", "object": "event", "type": "balance.available",
+            "data": {"object": {"object": "balance", "available": [{"amount": 1, "currency": "usd"}]}}
+        })
+        .to_string();
+        let header = Webhook::generate_test_header(&body, "whsec_new", None);
+        let event = verify(body.as_bytes(), &header, &secrets()).unwrap();
+        assert_eq!((event.customer(), event.subscription()), (None, None));
     }
 
     #[test]

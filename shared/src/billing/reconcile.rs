@@ -24,6 +24,8 @@ pub async fn reconcile_all(db: &PgPool, stripe: &StripeApi) -> anyhow::Result<Re
         done.checked += 1;
         match refresh::refresh(db, tenant, stripe, None).await {
             Ok(Refreshed::Applied | Refreshed::NothingAtStripe | Refreshed::Ignored) => {}
+            // Logged as an error where it was found; counted so the run reports it.
+            Ok(Refreshed::Refused) => done.failed += 1,
             Err(e) => {
                 done.failed += 1;
                 tracing::warn!(%tenant, error = %e, "could not reconcile the subscription");

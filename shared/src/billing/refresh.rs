@@ -30,6 +30,9 @@ pub enum Refreshed {
     /// The event named another subscription that has ended while the tenant's own one
     /// runs on: a late event about the past.
     Ignored,
+    /// Stripe's subscription belongs to another customer than the tenant's: a signed but
+    /// inconsistent event. Nothing is stored; it is logged as an error (an alert).
+    Refused,
 }
 
 /// What Stripe said, and the row it was read for.
@@ -69,6 +72,17 @@ pub async fn apply_fetched(
         return Ok(Refreshed::NothingAtStripe);
     };
     let now = subscriptions::lock(tx).await?;
+    if let Some(customer) = now.stripe_customer_id.as_deref()
+        && sub.customer != customer
+    {
+        tracing::error!(
+            subscription = %sub.id,
+            subscription_customer = %sub.customer,
+            tenant_customer = %customer,
+            "Stripe's subscription belongs to another customer than the tenant's; refused"
+        );
+        return Ok(Refreshed::Refused);
+    }
     if !adopts(&now, &sub.id, sub.status.parse().ok()) {
         return Ok(Refreshed::Ignored);
     }
