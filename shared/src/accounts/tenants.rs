@@ -3,7 +3,7 @@ use crate::ids::TenantId;
 use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct Tenant {
     pub id: TenantId,
     pub name: String,
@@ -12,51 +12,50 @@ pub struct Tenant {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The plan whose limits apply now.
-    #[sqlx(try_from = "String")]
-    pub plan: PlanName,
-}
-
-/// Decodes a plan column (sqlx's `try_from` needs a type of ours).
-#[derive(Clone, Copy, Debug)]
-pub struct PlanName(pub Plan);
-
-impl TryFrom<String> for PlanName {
-    type Error = String;
-
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse().map(PlanName)
-    }
+    pub plan: Plan,
 }
 
 impl Tenant {
     /// The interval the scheduler uses: the tenant's preference, but never more often than
     /// the plan allows.
     pub fn effective_sync_interval_minutes(&self) -> i32 {
-        let floor = self.plan.0.limits().sync_interval_minutes;
+        let floor = self.plan.limits().sync_interval_minutes;
         self.sync_interval_minutes.unwrap_or(floor).max(floor)
     }
 }
 
-/// Each query's tenant row joined to its plan (`t` is the tenants row set).
-const WITH_PLAN: &str = "select t.*,
-        coalesce(subscription_plan(s.plan, s.downgrade_from, s.downgrade_at, now()), 'pro') as plan
-   from t left join subscriptions s on s.tenant_id = t.id";
+// Each query returns the tenant row joined to the plan whose limits apply now. Inside a
+// data-modifying CTE the subscription row the insert's trigger creates is not visible yet,
+// hence the trial plan as the fallback. Columns read from a CTE carry no NOT NULL of their
+// own, so the `!` overrides restate the table's.
 
 pub async fn insert(tx: &mut Tx, id: TenantId, name: &str) -> sqlx::Result<Tenant> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "with t as (insert into tenants (id, name) values ($1, $2) returning *) {WITH_PLAN}"
-    )))
-    .bind(id)
-    .bind(name)
+    sqlx::query_as!(
+        Tenant,
+        r#"with t as (insert into tenants (id, name) values ($1, $2)
+                      returning id, name, sync_interval_minutes, created_at, updated_at)
+           select t.id as "id!: TenantId", t.name as "name!", t.sync_interval_minutes,
+                  t.created_at as "created_at!", t.updated_at as "updated_at!",
+                  coalesce(subscription_plan(s.plan, s.downgrade_from, s.downgrade_at, now()),
+                           'pro') as "plan!: Plan"
+             from t left join subscriptions s on s.tenant_id = t.id"#,
+        id as TenantId,
+        name,
+    )
     .fetch_one(&mut **tx)
     .await
 }
 
 /// The scope's own tenant (RLS shows no other).
 pub async fn current(tx: &mut Tx) -> sqlx::Result<Option<Tenant>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "with t as (select * from tenants) {WITH_PLAN}"
-    )))
+    sqlx::query_as!(
+        Tenant,
+        r#"select t.id as "id: TenantId", t.name, t.sync_interval_minutes, t.created_at,
+                  t.updated_at,
+                  coalesce(subscription_plan(s.plan, s.downgrade_from, s.downgrade_at, now()),
+                           'pro') as "plan!: Plan"
+             from tenants t left join subscriptions s on s.tenant_id = t.id"#
+    )
     .fetch_optional(&mut **tx)
     .await
 }
@@ -67,13 +66,20 @@ pub async fn update(
     name: Option<&str>,
     sync_interval_minutes: Option<i32>,
 ) -> sqlx::Result<Option<Tenant>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "with t as (update tenants set name = coalesce($1, name),
-                sync_interval_minutes = coalesce($2, sync_interval_minutes), updated_at = now()
-         returning *) {WITH_PLAN}"
-    )))
-    .bind(name)
-    .bind(sync_interval_minutes)
+    sqlx::query_as!(
+        Tenant,
+        r#"with t as (update tenants set name = coalesce($1, name),
+                             sync_interval_minutes = coalesce($2, sync_interval_minutes),
+                             updated_at = now()
+                      returning id, name, sync_interval_minutes, created_at, updated_at)
+           select t.id as "id!: TenantId", t.name as "name!", t.sync_interval_minutes,
+                  t.created_at as "created_at!", t.updated_at as "updated_at!",
+                  coalesce(subscription_plan(s.plan, s.downgrade_from, s.downgrade_at, now()),
+                           'pro') as "plan!: Plan"
+             from t left join subscriptions s on s.tenant_id = t.id"#,
+        name,
+        sync_interval_minutes,
+    )
     .fetch_optional(&mut **tx)
     .await
 }
