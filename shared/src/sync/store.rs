@@ -49,9 +49,11 @@ async fn write_products(tx: &mut Tx, s: &Snapshot, now: DateTime<Utc>) -> sqlx::
     sqlx::query!(
         "insert into products (tenant_id, nm_id, imt_id, vendor_code, brand, title, subject_name,
                                wb_updated_at, updated_at)
-         select app_current_tenant(), u.*, $8
+         select app_current_tenant(), u.nm_id, u.imt_id, u.vendor_code, u.brand, u.title,
+                u.subject_name, u.wb_updated_at, $8
            from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
-                       $6::text[], $7::text[]) as u
+                       $6::text[], $7::text[])
+                as u(nm_id, imt_id, vendor_code, brand, title, subject_name, wb_updated_at)
          on conflict (tenant_id, nm_id) do update set
              imt_id = excluded.imt_id, vendor_code = excluded.vendor_code, brand = excluded.brand,
              title = excluded.title, subject_name = excluded.subject_name,
@@ -187,7 +189,8 @@ async fn write_stocks(
     // upsert, so an unchanged sync touches no stock row at all.
     sqlx::query(
         "create temp table changed_stocks on commit drop as
-         select i.*, s.quantity as previous
+         select i.kind, i.warehouse_id, i.chrt_id, i.nm_id, i.quantity, i.in_way_to_client,
+                i.in_way_from_client, s.quantity as previous
            from incoming_stocks i
            left join stocks s on s.kind = i.kind and s.warehouse_id = i.warehouse_id
                              and s.chrt_id = i.chrt_id
