@@ -95,7 +95,9 @@ pub fn router(state: AppState) -> Router {
 fn auth_routes(state: &AppState) -> OpenApiRouter<AppState> {
     let config = GovernorConfigBuilder::default()
         .key_extractor(state.client_ip.clone())
-        .per_millisecond(state.config.auth_rate_period.as_millis().max(1) as u64)
+        .per_millisecond(
+            u64::try_from(state.config.auth_rate_period.as_millis().max(1)).unwrap_or(u64::MAX),
+        )
         .burst_size(state.config.auth_rate_burst)
         .finish()
         .expect("burst and period are validated as positive by the config");

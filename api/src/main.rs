@@ -1,56 +1,46 @@
-//! `stock-tracker-api [serve]` runs the HTTP API; `stock-tracker-api migrate` applies the
-//! database migrations as the owner role.
+//! `stock-tracker-api [serve]` runs the HTTP API; `migrate`, `rotate-credentials-key` and
+//! `jobs …` are the operator's commands (see `cli.rs` and `--help`).
 
+mod cli;
+
+use clap::Parser;
+use cli::{Cli, Command, JobsArgs, JobsCommand};
 use std::process::ExitCode;
 use stock_tracker_api::app;
 use stock_tracker_api::config::ApiConfig;
 use stock_tracker_api::state::AppState;
 use stock_tracker_shared::config::CredentialKeys;
-use stock_tracker_shared::config::{self, ConfigError, Env};
-use stock_tracker_shared::telemetry;
+use stock_tracker_shared::config::{self, CommonConfig, ConfigError, Env};
+use stock_tracker_shared::service::{self, ServiceConfig};
+use stock_tracker_shared::telemetry::Shutdown;
 use stock_tracker_shared::tenancy::{migrate, pool};
 use stock_tracker_shared::vault::{Vault, rotate};
 
-const USAGE: &str = "usage: stock-tracker-api [serve | migrate | rotate-credentials-key | jobs]
-  serve                   run the HTTP API (default)
-  migrate                 apply database migrations as DATABASE_OWNER_URL and grant the
-                          DATABASE_URL role access
-  rotate-credentials-key  re-encrypt every stored WB token under the first key of
-                          CREDENTIALS_KEYS (connects as DATABASE_OWNER_URL)
-  jobs depth|running|failed|dead
-                          the sync queue by state, and runs running, failed or
-                          dead-lettered (connects as DATABASE_OWNER_URL)
-  jobs retry RUN_ID       queue a fresh sync for a dead-lettered run's tenant";
+const SERVICE: &str = "stock-tracker-api";
 
 fn main() -> ExitCode {
-    let command = std::env::args().nth(1);
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match command.as_deref() {
-        None | Some("serve") => runtime.block_on(serve()),
-        Some("migrate") => runtime.block_on(run_migrations()),
-        Some("rotate-credentials-key") => runtime.block_on(rotate_credentials_key()),
-        Some("jobs") => runtime.block_on(jobs(std::env::args().skip(2).collect())),
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Some(other) => {
-            eprintln!("unknown command {other:?}\n{USAGE}");
-            ExitCode::from(2)
-        }
+    match Cli::parse().into_command() {
+        Command::Serve => service::run(
+            SERVICE,
+            |env| ApiConfig::from_env(env).map(Api),
+            |Api(config), shutdown| serve(config, shutdown),
+        ),
+        Command::Migrate => service::block_on(run_migrations()),
+        Command::RotateCredentialsKey => service::block_on(rotate_credentials_key()),
+        Command::Jobs(args) => service::block_on(jobs(args)),
     }
 }
 
-async fn serve() -> ExitCode {
-    let config = config::exit_on_error(ApiConfig::from_env(&Env::from_process()));
-    let _telemetry = telemetry::init("stock-tracker-api", &config.common);
-    let shutdown = telemetry::Shutdown::listen();
+/// The api's configuration as the shared bootstrap sees it.
+struct Api(ApiConfig);
+
+impl ServiceConfig for Api {
+    fn common(&self) -> &CommonConfig {
+        &self.0.common
+    }
+}
+
+async fn serve(config: ApiConfig, shutdown: Shutdown) -> ExitCode {
     let bind = config.bind;
     let state = match AppState::new(config) {
         Ok(s) => s,
@@ -77,16 +67,12 @@ async fn serve() -> ExitCode {
         }
     };
     tracing::info!(%bind, "api ready");
-    match app::serve(listener, state, shutdown.wait()).await {
-        Ok(()) => {
-            tracing::info!("api stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "server failed");
-            ExitCode::FAILURE
-        }
-    }
+    service::exit(
+        "api",
+        app::serve(listener, state, shutdown.wait())
+            .await
+            .map_err(Into::into),
+    )
 }
 
 async fn run_migrations() -> ExitCode {
@@ -150,20 +136,28 @@ async fn rotate_credentials_key() -> ExitCode {
     }
 }
 
-async fn jobs(args: Vec<String>) -> ExitCode {
+async fn jobs(args: JobsArgs) -> ExitCode {
     use stock_tracker_shared::jobs::admin;
     let owner_url = config::exit_on_error(Env::from_process().required("DATABASE_OWNER_URL"));
     let result = async {
-        use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(&owner_url).await?;
-        match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-            ["depth"] => {
+        let db = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&owner_url)
+            .await?;
+        match (args.command, args.runs) {
+            (Some(JobsCommand::Depth), _) => {
+                let mut conn = db.acquire().await?;
                 for (status, n) in admin::depth(&mut conn).await? {
-                    println!("{status:<10} {n}");
+                    println!("{:<10} {n}", status.to_string());
                 }
             }
-            [which @ ("running" | "failed" | "dead")] => {
-                for r in admin::runs(&mut conn, which, 100).await? {
+            (Some(JobsCommand::Retry { run_id }), _) => {
+                let new_run = admin::retry_dead(&db, run_id).await?;
+                println!("queued run {new_run}");
+            }
+            (None, Some(state)) => {
+                let mut conn = db.acquire().await?;
+                for r in admin::runs(&mut conn, state.into(), 100).await? {
                     println!(
                         "{} tenant={} status={} attempts={} worker={} started={} finished={} error={} {}",
                         r.id,
@@ -178,13 +172,10 @@ async fn jobs(args: Vec<String>) -> ExitCode {
                     );
                 }
             }
-            ["retry", run_id] => {
-                let run_id: uuid::Uuid = run_id.parse()?;
-                let new_run = admin::retry_dead(&mut conn, run_id).await?;
-                println!("queued run {new_run}");
-            }
-            _ => anyhow::bail!("usage: jobs depth|running|failed|dead | jobs retry RUN_ID"),
+            // clap requires one of the two (`arg_required_else_help`).
+            (None, None) => anyhow::bail!("usage: jobs depth|running|failed|dead | jobs retry RUN_ID"),
         }
+        db.close().await;
         anyhow::Ok(())
     }
     .await;

@@ -1,6 +1,14 @@
 //! The api binary as operators run it: configuration errors, the role check, migrate,
 //! and draining in-flight requests on SIGTERM.
 
+// Test code: a panic is a failed test with its message, and the numbers are the test's own.
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use std::time::Duration;
 use stock_tracker_tests::TestDb;
 use stock_tracker_tests::http::{TEST_CREDENTIALS_KEYS, TEST_JWT_SECRET};

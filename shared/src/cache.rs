@@ -71,7 +71,7 @@ impl TenantCache {
         match result {
             Ok((_, value, pttl)) if pttl > 0 => Lookup::Hit {
                 value,
-                ttl_left: Duration::from_millis(pttl as u64),
+                ttl_left: Duration::from_millis(pttl.unsigned_abs()),
             },
             Ok((ver, _, _)) => Lookup::Miss {
                 store_key: Some(format!("{base}{ver}:{name}")),
@@ -89,7 +89,7 @@ impl TenantCache {
             .arg(store_key)
             .arg(value)
             .arg("PX")
-            .arg(self.ttl.as_millis() as u64)
+            .arg(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX))
             .query_async(&mut conn)
             .await;
         if let Err(e) = result {

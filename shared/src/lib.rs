@@ -11,15 +11,14 @@ pub mod config;
 pub mod credentials;
 pub mod ids;
 pub mod jobs;
-pub mod kv;
 pub mod metrics;
-pub mod secret;
 pub mod service;
 pub mod stock;
 pub mod sync;
 pub mod telemetry;
 pub mod tenancy;
 pub mod vault;
-pub mod wb;
 
-pub use secret::Secret;
+pub use stock_tracker_infra::{Secret, kv, secret};
+/// The WB client is a crate of its own; `shared::wb` is where the domain reaches it.
+pub use stock_tracker_wb as wb;

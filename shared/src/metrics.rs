@@ -82,8 +82,8 @@ pub struct TickMetrics {
     pub duration: Histogram,
     /// Tenants whose syncs run on schedule (a working token and a subscription that allows it).
     pub tenants_active: Gauge,
-    /// Daily billing reconciliations by result (ok, error) and subscriptions they failed on.
-    pub reconciliations: Family<StatusLabels, Counter>,
+    /// Maintenance jobs (reconciliation, retention, token warnings) this replica queued.
+    pub maintenance_queued: Counter,
 }
 
 impl TickMetrics {
@@ -94,7 +94,7 @@ impl TickMetrics {
             // 1 ms to ~16 s.
             duration: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
             tenants_active: Gauge::default(),
-            reconciliations: Family::default(),
+            maintenance_queued: Counter::default(),
         };
         registry.register(
             "tenants_active",
@@ -102,9 +102,9 @@ impl TickMetrics {
             m.tenants_active.clone(),
         );
         registry.register(
-            "billing_reconciliations",
-            "Daily Stripe reconciliations by result (ok, error)",
-            m.reconciliations.clone(),
+            "scheduler_queued_maintenance",
+            "Maintenance jobs queued by the scheduler (each once per period)",
+            m.maintenance_queued.clone(),
         );
         registry.register(
             "scheduler_ticks",
@@ -124,14 +124,6 @@ impl TickMetrics {
         m
     }
 
-    pub fn reconciliation(&self, status: &str) {
-        self.reconciliations
-            .get_or_create(&StatusLabels {
-                status: status.to_string(),
-            })
-            .inc();
-    }
-
     pub fn tick(&self, status: &str) {
         self.ticks
             .get_or_create(&StatusLabels {
@@ -141,28 +133,107 @@ impl TickMetrics {
     }
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MaintenanceLabels {
+    /// reconcile, retention, token_expiry
+    pub kind: String,
+    /// succeeded, dead_lettered, already_done, error (attempt broke off)
+    pub outcome: String,
+}
+
+/// Maintenance job metrics, recorded by the worker.
+#[derive(Clone)]
+pub struct MaintenanceMetrics {
+    pub jobs: Family<MaintenanceLabels, Counter>,
+    /// Daily billing reconciliations by result (ok, error: a subscription could not be read).
+    pub reconciliations: Family<StatusLabels, Counter>,
+}
+
+impl MaintenanceMetrics {
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = Self {
+            jobs: Family::default(),
+            reconciliations: Family::default(),
+        };
+        registry.register(
+            "maintenance_jobs",
+            "Maintenance job attempts by kind and outcome",
+            m.jobs.clone(),
+        );
+        registry.register(
+            "billing_reconciliations",
+            "Daily Stripe reconciliations by result (ok, error)",
+            m.reconciliations.clone(),
+        );
+        m
+    }
+
+    pub fn job(&self, kind: &str, outcome: &str) {
+        self.jobs
+            .get_or_create(&MaintenanceLabels {
+                kind: kind.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn reconciliation(&self, status: &str) {
+        self.reconciliations
+            .get_or_create(&StatusLabels {
+                status: status.to_string(),
+            })
+            .inc();
+    }
+}
+
 /// Serves `GET /metrics` (any path, in fact) as OpenMetrics text. Deliberately tiny: the
-/// background binaries have no HTTP router, and Prometheus needs nothing more.
+/// background binaries have no HTTP router, and Prometheus needs nothing more. Bounded:
+/// at most [`MAX_SCRAPES`] connections at once, each given [`SCRAPE_TIMEOUT`]; they are
+/// aborted when the future is dropped.
 pub async fn serve(bind: SocketAddr, registry: Arc<Registry>) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind).await?;
     tracing::info!(%bind, "metrics endpoint listening");
+    let mut scrapes = tokio::task::JoinSet::new();
     loop {
         let (mut socket, _) = listener.accept().await?;
+        while scrapes.try_join_next().is_some() {}
+        if scrapes.len() >= MAX_SCRAPES {
+            // Too many slow clients: this one is turned away (dropped) rather than queued.
+            continue;
+        }
         let registry = registry.clone();
-        tokio::spawn(async move {
-            let mut request = [0u8; 1024];
-            let _ = socket.read(&mut request).await;
-            let mut body = String::new();
-            let (status, body) =
-                match prometheus_client::encoding::text::encode(&mut body, &registry) {
-                    Ok(()) => ("200 OK", body),
-                    Err(_) => ("500 Internal Server Error", String::new()),
-                };
-            let response = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = socket.write_all(response.as_bytes()).await;
+        scrapes.spawn(async move {
+            let _ = tokio::time::timeout(SCRAPE_TIMEOUT, async {
+                let mut request = [0u8; 1024];
+                let _ = socket.read(&mut request).await;
+                let mut body = String::new();
+                let (status, body) =
+                    match prometheus_client::encoding::text::encode(&mut body, &registry) {
+                        Ok(()) => ("200 OK", body),
+                        Err(_) => ("500 Internal Server Error", String::new()),
+                    };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            })
+            .await;
         });
     }
+}
+
+/// Scrapes served at once by [`serve`].
+pub const MAX_SCRAPES: usize = 8;
+/// How long one scrape may take before its connection is closed.
+pub const SCRAPE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Serves the metrics endpoint in a task; the task is aborted when the returned guard is
+/// dropped (the binary shutting down), so it never outlives its owner.
+pub fn spawn_server(bind: SocketAddr, registry: Arc<Registry>) -> crate::service::TaskGuard {
+    crate::service::TaskGuard::spawn(async move {
+        if let Err(e) = serve(bind, registry).await {
+            tracing::error!(error = %e, %bind, "metrics endpoint failed");
+        }
+    })
 }

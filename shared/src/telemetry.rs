@@ -1,6 +1,7 @@
 //! Logs, error reporting and the shutdown signal, set up the same way by every binary.
 
 use crate::config::{CommonConfig, LogFormat};
+use crate::service::TaskGuard;
 use sentry::integrations::tracing::ErrorLayer;
 use tracing_subscriber::{EnvFilter, filter::LevelFilter, fmt, prelude::*};
 
@@ -47,20 +48,27 @@ pub fn init(service: &'static str, config: &CommonConfig) -> TelemetryGuard {
 /// of them. `listen` at start-up; every clone's `wait` then returns once the signal came,
 /// whenever it is called.
 #[derive(Clone)]
-pub struct Shutdown(tokio::sync::watch::Receiver<bool>);
+pub struct Shutdown {
+    stopped: tokio::sync::watch::Receiver<bool>,
+    /// The signal listener, aborted when the last clone is dropped.
+    _listener: std::sync::Arc<TaskGuard>,
+}
 
 impl Shutdown {
     pub fn listen() -> Self {
         let (tx, rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
+        let listener = TaskGuard::spawn(async move {
             shutdown_signal().await;
             let _ = tx.send(true);
         });
-        Self(rx)
+        Self {
+            stopped: rx,
+            _listener: std::sync::Arc::new(listener),
+        }
     }
 
     pub async fn wait(mut self) {
-        let _ = self.0.wait_for(|stopped| *stopped).await;
+        let _ = self.stopped.wait_for(|stopped| *stopped).await;
     }
 }
 

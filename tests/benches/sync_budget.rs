@@ -8,6 +8,14 @@
 //! Run with `scripts/bench.sh` (it builds the binaries first). Prints figures; asserts
 //! nothing about time.
 
+// Test code: a panic is a failed test with its message, and the numbers are the test's own.
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use futures::StreamExt;
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection};

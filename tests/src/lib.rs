@@ -2,6 +2,14 @@
 //! migrated template, so it is fast), a Redis key prefix per test, the real api router on
 //! a loopback port, and small helpers for the requests tests make again and again.
 
+// Test code: a panic is a failed test with its message, and the numbers are the test's own.
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 pub mod db;
 pub mod http;
 pub mod lifecycle;

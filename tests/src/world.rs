@@ -216,8 +216,7 @@ pub async fn wait_until_running(app: &Api, session: &Session, run_id: &str) {
 
 /// Jobs still held by the queue (queued or running), as the owner role sees them.
 pub async fn jobs_held(owner: &sqlx::PgPool) -> i64 {
-    sqlx::query_scalar("select count(*) from apalis.jobs where status in ('Queued', 'Running')")
-        .fetch_one(owner)
+    stock_tracker_shared::jobs::queue::count_claimed(owner)
         .await
         .unwrap()
 }

@@ -6,6 +6,14 @@
 //! Data comes from [`catalog`], a pure function of (seller id, [`SandboxConfig`], tick), so a
 //! test can compute exactly what the sandbox will answer. See `README.md` in this crate.
 
+// The simulator's numbers are its own (seeded arithmetic on small catalog sizes), never a
+// value from outside, so the workspace's cast lints, meant for outside values, do not apply.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 pub mod catalog;
 mod config;
 mod errors;

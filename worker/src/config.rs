@@ -1,5 +1,7 @@
 use std::time::Duration;
+use stock_tracker_shared::billing::StripeConfig;
 use stock_tracker_shared::config::{CommonConfig, ConfigError, Env};
+use stock_tracker_shared::service::ServiceConfig;
 use stock_tracker_shared::wb::WbConfig;
 
 #[derive(Clone, Debug)]
@@ -25,6 +27,15 @@ pub struct WorkerConfig {
     pub metrics_bind: std::net::SocketAddr,
     /// A job running longer than this is reported as stuck.
     pub stuck_after: Duration,
+    /// For the daily billing reconciliation; without Stripe settings there is nothing to
+    /// reconcile and the job records that it skipped.
+    pub stripe: Option<StripeConfig>,
+}
+
+impl ServiceConfig for WorkerConfig {
+    fn common(&self) -> &CommonConfig {
+        &self.common
+    }
 }
 
 impl WorkerConfig {
@@ -51,6 +62,7 @@ impl WorkerConfig {
                 std::net::SocketAddr::from(([127, 0, 0, 1], 9101)),
             )?,
             stuck_after: Duration::from_secs(env.parse_or("WORKER_STUCK_AFTER_SECS", 1800)?),
+            stripe: StripeConfig::from_env(env)?,
         })
     }
 }

@@ -1,16 +1,19 @@
-//! The sync job consumer: apalis on the PostgreSQL queue, one [`Syncer`] run per job.
+//! The job consumers: apalis on the PostgreSQL queue, one [`Syncer`] run per sync job and
+//! the [`Maintenance`] jobs beside them.
 
 use crate::config::WorkerConfig;
+use crate::maintenance::{self, Maintenance};
 use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage, Pubsub};
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
+use stock_tracker_shared::billing::stripe::StripeApi;
 use stock_tracker_shared::cache::TenantCache;
-use stock_tracker_shared::jobs::{SYNC_QUEUE, SyncJob};
-use stock_tracker_shared::metrics::{OutcomeLabels, StatusLabels, SyncMetrics};
-use stock_tracker_shared::service::Connections;
+use stock_tracker_shared::jobs::{MAINTENANCE_QUEUE, MaintenanceJob, SYNC_QUEUE, SyncJob, queue};
+use stock_tracker_shared::metrics::{MaintenanceMetrics, OutcomeLabels, StatusLabels, SyncMetrics};
+use stock_tracker_shared::service::{Connections, TaskGuard};
 use stock_tracker_shared::sync::{Outcome, Syncer, runs};
 use stock_tracker_shared::tenancy::{self, Scope};
 use stock_tracker_shared::vault::Vault;
@@ -60,17 +63,19 @@ async fn sample_queue(db: sqlx::PgPool, metrics: SyncMetrics, stuck_after: Durat
     let mut tick = tokio::time::interval(Duration::from_secs(15));
     loop {
         tick.tick().await;
-        let depth: sqlx::Result<Vec<(String, i64)>> = sqlx::query_as(
-            "select status, count(*) from apalis.jobs where job_type = $1 group by status",
-        )
-        .bind(SYNC_QUEUE)
-        .fetch_all(&db)
-        .await;
-        if let Ok(rows) = depth {
-            for status in ["Pending", "Queued", "Running", "Failed", "Done", "Killed"] {
+        if let Ok(rows) = queue::status_counts(&db, SYNC_QUEUE).await {
+            use queue::JobStatus;
+            for status in [
+                JobStatus::Pending,
+                JobStatus::Queued,
+                JobStatus::Running,
+                JobStatus::Failed,
+                JobStatus::Done,
+                JobStatus::Killed,
+            ] {
                 let n = rows
                     .iter()
-                    .find(|(s, _)| s == status)
+                    .find(|(s, _)| *s == status)
                     .map_or(0, |(_, n)| *n);
                 metrics
                     .queue
@@ -80,15 +85,7 @@ async fn sample_queue(db: sqlx::PgPool, metrics: SyncMetrics, stuck_after: Durat
                     .set(n);
             }
         }
-        let stuck: sqlx::Result<i64> = sqlx::query_scalar(
-            "select count(*) from apalis.jobs
-              where job_type = $1 and status = 'Running' and lock_at < now() - $2",
-        )
-        .bind(SYNC_QUEUE)
-        .bind(stuck_after)
-        .fetch_one(&db)
-        .await;
-        if let Ok(n) = stuck {
+        if let Ok(n) = queue::stuck(&db, SYNC_QUEUE, stuck_after).await {
             metrics.stuck.set(n);
         }
     }
@@ -102,26 +99,14 @@ struct Backoff {
 
 impl Backoff {
     /// Notes the error on the run and moves the queue entry's `run_at` into the future, so
-    /// the retry waits: base x 2^(attempt-1), capped at ten minutes, with full jitter.
+    /// the retry waits (see [`queue::backoff`]).
     async fn schedule_retry(&self, syncer: &Syncer, job: SyncJob, task_id: &str, error: &str) {
         let result: anyhow::Result<()> = async {
             let mut tx = tenancy::begin(&syncer.db, Scope::tenant(job.tenant_id)).await?;
             let attempts = runs::note_attempt_error(&mut tx, job.run_id, error)
                 .await?
                 .unwrap_or(1);
-            let shift = u32::try_from(attempts.clamp(1, 16) - 1).unwrap_or(0);
-            let ceiling = self
-                .base
-                .saturating_mul(1u32 << shift)
-                .min(Duration::from_secs(600));
-            let delay = ceiling
-                .mul_f64(rand::random::<f64>())
-                .max(Duration::from_secs(1));
-            sqlx::query("update apalis.jobs set run_at = now() + $2 where id = $1")
-                .bind(task_id)
-                .bind(delay)
-                .execute(&mut *tx)
-                .await?;
+            queue::retry_after(&mut *tx, task_id, queue::backoff(self.base, attempts)).await?;
             tx.commit().await?;
             Ok(())
         }
@@ -132,40 +117,35 @@ impl Backoff {
     }
 }
 
-/// Jobs this worker has claimed and not finished.
-async fn held_jobs(db: &sqlx::PgPool, worker: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "select count(*) from apalis.jobs where lock_by = $1 and status in ('Queued', 'Running')",
-    )
-    .bind(worker)
-    .fetch_one(db)
-    .await
+/// The apalis worker names of one consuming round: one per queue.
+#[derive(Clone)]
+struct Names {
+    sync: String,
+    maintenance: String,
 }
 
-/// Returns this worker's claimed-but-unfinished jobs to the queue. Syncs are idempotent,
-/// so one cut off half-way simply runs again.
-async fn release_held_jobs(db: &sqlx::PgPool, worker: &str) -> sqlx::Result<u64> {
-    let done = sqlx::query(
-        "update apalis.jobs set status = 'Pending', lock_by = null, lock_at = null
-          where lock_by = $1 and status in ('Queued', 'Running')",
-    )
-    .bind(worker)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+impl Names {
+    fn fresh() -> Self {
+        let (sync, maintenance) = (worker_name("sync"), worker_name("maintenance"));
+        Self { sync, maintenance }
+    }
+
+    fn all(&self) -> [String; 2] {
+        [self.sync.clone(), self.maintenance.clone()]
+    }
 }
 
 /// A name no other process (or an earlier run of this one) has used: apalis keeps jobs
 /// of a worker name that re-registers stuck in Running.
-fn worker_name() -> String {
+fn worker_name(queue: &str) -> String {
     format!(
-        "sync-{}-{}",
+        "{queue}-{}-{}",
         std::process::id(),
         uuid::Uuid::new_v4().simple()
     )
 }
 
-/// Consumes sync jobs until `shutdown` resolves.
+/// Consumes sync and maintenance jobs until `shutdown` resolves.
 ///
 /// apalis gives up on its PostgreSQL backend at the first failed query (a heartbeat, a
 /// poll, a result write): the worker stops with an error and drops the jobs it was running.
@@ -190,34 +170,49 @@ pub async fn run(
         worker: String::new(),
         max_attempts: config.max_attempts,
     };
+    let maintenance = Maintenance {
+        db: c.db.clone(),
+        stripe: config.stripe.clone().map(StripeApi::new).transpose()?,
+        max_attempts: config.max_attempts,
+        retry_base: config.retry_base,
+        metrics: MaintenanceMetrics::register(&mut registry),
+    };
     let registry = Arc::new(registry);
-    let bind = config.metrics_bind;
-    tokio::spawn(async move {
-        if let Err(e) = stock_tracker_shared::metrics::serve(bind, registry).await {
-            tracing::error!(error = %e, %bind, "metrics endpoint failed");
-        }
-    });
-    tokio::spawn(sample_queue(
+    // Helper tasks live exactly as long as this function: dropping the guards (on return,
+    // or on an early error) aborts them.
+    let _metrics_server =
+        stock_tracker_shared::metrics::spawn_server(config.metrics_bind, registry);
+    let _sampler = TaskGuard::spawn(sample_queue(
         c.db.clone(),
         metrics.clone(),
         config.stuck_after,
     ));
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
+    let _forward_shutdown = TaskGuard::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
     let mut delay = Duration::from_millis(250);
     loop {
-        let name = worker_name();
+        let names = Names::fresh();
+        let name = names.sync.clone();
         let syncer = Syncer {
             worker: name.clone(),
             ..syncer.clone()
         };
         let started = tokio::time::Instant::now();
-        let result = consume(config, &c, &name, syncer, metrics.clone(), stop.clone()).await;
+        let result = consume(
+            config,
+            &c,
+            &names,
+            syncer,
+            maintenance.clone(),
+            metrics.clone(),
+            stop.clone(),
+        )
+        .await;
         if *stop.borrow() {
-            let released = release_held_jobs(&c.db, &name).await?;
+            let released = queue::release_held(&c.db, &names.all()).await?;
             if released > 0 {
                 tracing::info!(released, "unfinished jobs returned to the queue");
             }
@@ -242,7 +237,7 @@ pub async fn run(
                 _ = stop.wait_for(|s| *s) => return Ok(()),
             }
             delay = (delay * 2).min(Duration::from_secs(5));
-            match release_held_jobs(&c.db, &name).await {
+            match queue::release_held(&c.db, &names.all()).await {
                 Ok(released) => {
                     if released > 0 {
                         tracing::info!(worker = %name, released, "unfinished jobs returned to the queue");
@@ -251,7 +246,7 @@ pub async fn run(
                 }
                 Err(e) => tracing::warn!(
                     error = %e,
-                    retry_in_ms = delay.as_millis() as u64,
+                    retry_in_ms = delay.as_millis(),
                     "waiting for PostgreSQL"
                 ),
             }
@@ -259,16 +254,19 @@ pub async fn run(
     }
 }
 
-/// One apalis worker under `name`, until the stop signal (then `Ok`, once its jobs have
-/// finished or the grace period is over) or until apalis gives up on the backend (`Err`).
+/// One apalis worker per queue under `names`, until the stop signal (then `Ok`, once their
+/// jobs have finished or the grace period is over) or until apalis gives up on the backend
+/// for either (`Err`).
 async fn consume(
     config: &WorkerConfig,
     c: &Connections,
-    name: &str,
+    names: &Names,
     syncer: Syncer,
+    maintenance: Maintenance,
     metrics: SyncMetrics,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    let name = names.sync.as_str();
     // New jobs wake the worker through LISTEN/NOTIFY; the interval catches what a
     // notification can miss (a listener reconnecting after a PostgreSQL restart, jobs
     // scheduled for later).
@@ -295,15 +293,38 @@ async fn consume(
     // SIGTERM stops claiming jobs; running ones get `shutdown_grace` to finish. Whatever
     // this worker still holds afterwards goes back to the queue at once, rather than
     // waiting for the heartbeat timeout.
+    let maintenance_worker = {
+        let wake = Strategy::new()
+            .stream(Pubsub::new(c.db.clone(), MAINTENANCE_QUEUE.to_string()))
+            .interval(config.poll_interval);
+        let queue = Config::default()
+            .queue(MAINTENANCE_QUEUE)
+            .heartbeat_interval(config.heartbeat)
+            .missed_heartbeats(3);
+        let storage = PostgresStorage::<MaintenanceJob>::new(&c.db)
+            .with_config(queue)
+            .poll_with_strategy(wake);
+        WorkerBuilder::new(names.maintenance.as_str())
+            .backend(storage)
+            .data(maintenance)
+            .concurrency(1)
+            .build(maintenance::handle)
+    };
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut stop_sync = stop.clone();
     let run = worker.run_until(async move {
-        let _ = stop.wait_for(|s| *s).await;
+        let _ = stop_sync.wait_for(|s| *s).await;
         let _ = stopping_tx.send(());
+        Ok::<(), std::io::Error>(())
+    });
+    let mut stop_maintenance = stop.clone();
+    let run_maintenance = maintenance_worker.run_until(async move {
+        let _ = stop_maintenance.wait_for(|s| *s).await;
         Ok::<(), std::io::Error>(())
     });
     let grace = config.shutdown_grace;
     let db = c.db.clone();
-    let worker_name = name.to_string();
+    let held = names.all();
     let drained = async move {
         if stopping_rx.await.is_err() {
             return std::future::pending::<()>().await;
@@ -312,7 +333,7 @@ async fn consume(
         // an idle apalis worker does not always return promptly.
         let deadline = tokio::time::Instant::now() + grace;
         loop {
-            match held_jobs(&db, &worker_name).await {
+            match queue::held_by(&db, &held).await {
                 Ok(0) => return,
                 Ok(_) | Err(_) if tokio::time::Instant::now() >= deadline => {
                     tracing::warn!(
@@ -325,8 +346,29 @@ async fn consume(
             }
         }
     };
+    // Either apalis worker ending ends this round (the caller restarts both under fresh
+    // names), except on shutdown, when the other one is let finish too.
+    let stopping = stop.clone();
+    let workers = async move {
+        tokio::pin!(run, run_maintenance);
+        tokio::select! {
+            result = &mut run => {
+                result?;
+                if *stopping.borrow() {
+                    run_maintenance.await?;
+                }
+            }
+            result = &mut run_maintenance => {
+                result?;
+                if *stopping.borrow() {
+                    run.await?;
+                }
+            }
+        }
+        anyhow::Ok(())
+    };
     tokio::select! {
-        result = run => result?,
+        result = workers => result?,
         () = drained => {}
     }
     Ok(())

@@ -60,7 +60,7 @@ impl AccessTokens {
             iss: self.issuer.clone(),
             aud: AUDIENCE.to_string(),
             iat: now,
-            exp: now + self.ttl.as_secs() as i64,
+            exp: now.saturating_add(i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX)),
             jti: Uuid::new_v4(),
         };
         Ok(encode(

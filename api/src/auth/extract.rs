@@ -243,7 +243,10 @@ async fn api_key(parts: &Parts, state: &AppState, key: &str) -> Result<Auth, Api
         slot.set(quota);
     }
     if quota.exceeded() {
-        let wait = (quota.resets_at - chrono::Utc::now()).num_seconds().max(1) as u64;
+        let wait = (quota.resets_at - chrono::Utc::now())
+            .num_seconds()
+            .max(1)
+            .unsigned_abs();
         return Err(ApiError::too_many_requests(
             "quota_exceeded",
             wait,

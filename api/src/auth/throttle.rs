@@ -58,7 +58,7 @@ impl LoginThrottle {
         match result {
             Ok((a, b)) => {
                 let ms = a.max(b);
-                (ms > 0).then(|| (ms as u64).div_ceil(1000))
+                (ms > 0).then(|| ms.unsigned_abs().div_ceil(1000))
             }
             Err(e) => {
                 tracing::warn!(error = %e, "login throttle unavailable; not slowing down");
@@ -101,7 +101,7 @@ impl LoginThrottle {
                 .arg(format!("{key}:block"))
                 .arg(1)
                 .arg("PX")
-                .arg(delay.as_millis() as u64)
+                .arg(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
                 .query_async(&mut conn)
                 .await?;
         }

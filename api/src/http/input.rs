@@ -150,10 +150,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 fn integral_floats_as_integers(value: Value) -> Value {
     match value {
         Value::Number(n) => match n.as_f64() {
-            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 => {
-                // Exact: |f| < 2^53, so the float holds an integer exactly.
-                Value::from(f as i64)
-            }
+            // Exact: |f| < 2^53, so the float holds an integer exactly and it fits.
+            #[allow(clippy::cast_possible_truncation)]
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 => Value::from(f as i64),
             _ => Value::Number(n),
         },
         Value::Array(items) => items.into_iter().map(integral_floats_as_integers).collect(),

@@ -47,7 +47,7 @@ pub async fn middleware(request: Request, next: Next) -> Response {
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
+            elapsed_ms = started.elapsed().as_millis(),
             "request finished"
         );
     });

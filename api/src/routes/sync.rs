@@ -16,7 +16,7 @@ use stock_tracker_shared::accounts::tenants;
 use stock_tracker_shared::billing::usage;
 use stock_tracker_shared::credentials::{self, CredentialStatus};
 use stock_tracker_shared::ids::SyncRunId;
-use stock_tracker_shared::jobs::{self, SyncJob};
+use stock_tracker_shared::jobs;
 use stock_tracker_shared::sync::Failure;
 use stock_tracker_shared::sync::runs::{self, RunStatus, SyncRun, Trigger};
 use stock_tracker_shared::tenancy;
@@ -66,7 +66,7 @@ pub async fn start_sync(
     if let Some(f) = blocked {
         return Err(ApiError::conflict(f.code, f.message));
     }
-    let run = match runs::queue(&mut tx, Trigger::Manual).await {
+    let run = match jobs::queue::queue_sync(&mut tx, auth.tenant, Trigger::Manual).await {
         Ok(run) => run,
         Err(e) if is_unique_violation(&e, runs::ONE_ACTIVE) => {
             drop(tx);
@@ -80,14 +80,6 @@ pub async fn start_sync(
         }
         Err(e) => return Err(e.into()),
     };
-    jobs::enqueue_sync(
-        &mut tx,
-        SyncJob {
-            run_id: run.id,
-            tenant_id: auth.tenant,
-        },
-    )
-    .await?;
     tx.commit().await?;
     let location = format!("/api/v1/sync/runs/{}", run.id);
     Ok((

@@ -3,6 +3,7 @@
 //! ticks resume by themselves, queueing due tenants again.
 
 use std::time::{Duration, Instant};
+use stock_tracker_shared::jobs::{SYNC_QUEUE, queue};
 use stock_tracker_tests::pg_cluster::PgCluster;
 use stock_tracker_tests::process::{Process, base_env_for, free_port, sample, scrape};
 use stock_tracker_tests::tenants::with_active_credentials;
@@ -66,12 +67,13 @@ async fn wait_until_queued(cluster: &PgCluster, tenants: &[Uuid]) {
     let owner = cluster.owner_pool();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
+        let jobs = queue::keys(&owner, SYNC_QUEUE).await.unwrap();
         let queued: i64 = sqlx::query_scalar(
             "select count(*) from sync_runs r
-               join apalis.jobs j on j.idempotency_key = r.id::text
-              where r.trigger = 'schedule' and r.tenant_id = any($1)",
+              where r.trigger = 'schedule' and r.tenant_id = any($1) and r.id::text = any($2)",
         )
         .bind(tenants)
+        .bind(&jobs)
         .fetch_one(&owner)
         .await
         .unwrap();

@@ -2,20 +2,18 @@
 //! it looks across tenants, and shows ids, states and error codes, never payload secrets
 //! (payloads hold none).
 
-use super::{SYNC_QUEUE, SyncJob, sync_task};
+use super::SYNC_QUEUE;
+use super::queue::{self, JobStatus};
 use crate::ids::TenantId;
+use crate::sync::runs::Trigger;
+use crate::tenancy::{self, Scope};
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-/// Queue entries by apalis status (Pending, Queued, Running, Done, Failed, Killed).
-pub async fn depth(conn: &mut PgConnection) -> sqlx::Result<Vec<(String, i64)>> {
-    sqlx::query_as(
-        "select status, count(*) from apalis.jobs where job_type = $1 group by status order by status",
-    )
-    .bind(SYNC_QUEUE)
-    .fetch_all(conn)
-    .await
+/// Sync queue entries by apalis status (Pending, Queued, Running, Done, Failed, Killed).
+pub async fn depth(conn: &mut PgConnection) -> sqlx::Result<Vec<(JobStatus, i64)>> {
+    queue::status_counts(conn, SYNC_QUEUE).await
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -31,12 +29,25 @@ pub struct RunLine {
     pub error_message: Option<String>,
 }
 
-/// Runs in one state (`running`, `failed`) or dead-lettered (`dead`), newest first.
-pub async fn runs(conn: &mut PgConnection, which: &str, limit: i64) -> sqlx::Result<Vec<RunLine>> {
+/// Which runs `jobs running|failed|dead` lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunFilter {
+    Running,
+    Failed,
+    /// Failed and given up on (dead-lettered).
+    Dead,
+}
+
+/// Runs matching `which`, newest first.
+pub async fn runs(
+    conn: &mut PgConnection,
+    which: RunFilter,
+    limit: i64,
+) -> sqlx::Result<Vec<RunLine>> {
     let filter = match which {
-        "dead" => "error_code = 'dead_lettered'",
-        "failed" => "status = 'failed'",
-        _ => "status = 'running'",
+        RunFilter::Dead => "error_code = 'dead_lettered'",
+        RunFilter::Failed => "status = 'failed'",
+        RunFilter::Running => "status = 'running'",
     };
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select id, tenant_id, status, attempts, worker, started_at, finished_at, error_code,
@@ -50,8 +61,8 @@ pub async fn runs(conn: &mut PgConnection, which: &str, limit: i64) -> sqlx::Res
 }
 
 /// Queues a fresh run for the tenant of a dead-lettered run; returns the new run's id.
-pub async fn retry_dead(conn: &mut PgConnection, run_id: Uuid) -> anyhow::Result<Uuid> {
-    let mut tx = sqlx::Connection::begin(conn).await?;
+pub async fn retry_dead(db: &PgPool, run_id: Uuid) -> anyhow::Result<Uuid> {
+    let mut tx = tenancy::begin(db, Scope::default()).await?;
     let tenant: Option<TenantId> = sqlx::query_scalar(
         "select tenant_id from sync_runs where id = $1 and error_code = 'dead_lettered'",
     )
@@ -60,19 +71,8 @@ pub async fn retry_dead(conn: &mut PgConnection, run_id: Uuid) -> anyhow::Result
     .await?;
     let tenant =
         tenant.ok_or_else(|| anyhow::anyhow!("run {run_id} is not a dead-lettered run"))?;
-    let new_run: Uuid = sqlx::query_scalar(
-        "insert into sync_runs (id, tenant_id, trigger, status) values ($1, $2, 'manual', 'queued')
-         returning id",
-    )
-    .bind(Uuid::now_v7())
-    .bind(tenant)
-    .fetch_one(&mut *tx)
-    .await?;
-    let task = sync_task(SyncJob {
-        run_id: new_run,
-        tenant_id: tenant,
-    })?;
-    apalis_postgres::queries::push_tasks(&mut *tx, SYNC_QUEUE, vec![task]).await?;
+    tenancy::rescope(&mut tx, Scope::tenant(tenant)).await?;
+    let run = queue::queue_sync(&mut tx, tenant, Trigger::Manual).await?;
     tx.commit().await?;
-    Ok(new_run)
+    Ok(run.id)
 }

@@ -141,7 +141,7 @@ fn remains_warehouse_id(name: &str) -> i64 {
     for b in name.as_bytes() {
         hash = (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
     }
-    -(1_000_000_000 + (hash % 1_000_000_000) as i64)
+    -(1_000_000_000 + (hash % 1_000_000_000).cast_signed())
 }
 
 type StockKey = (WarehouseKind, i64, i64);

@@ -103,7 +103,14 @@ impl Syncer {
         let session = self.wb.session(token);
         let fetch_started = std::time::Instant::now();
         let fetched = match token_type {
-            Ok(t) => fetch::fetch(&session, t, Some(product_limit as usize)).await,
+            Ok(t) => {
+                fetch::fetch(
+                    &session,
+                    t,
+                    Some(usize::try_from(product_limit).unwrap_or(0)),
+                )
+                .await
+            }
             Err(_) => Err(WbError::Unauthorized),
         };
         let counts = WbCounts {
@@ -122,7 +129,7 @@ impl Syncer {
             }
         };
 
-        let fetch_ms = fetch_started.elapsed().as_millis() as u64;
+        let fetch_ms = fetch_started.elapsed().as_millis();
         let write_started = std::time::Instant::now();
         let mut tx = tenancy::begin(&self.db, scope).await?;
         let applied = store::apply(&mut tx, job.run_id, &snapshot, chrono::Utc::now()).await?;
@@ -144,7 +151,7 @@ impl Syncer {
         .await?;
         credentials::mark_verified(&mut tx, stored.id).await?;
         tx.commit().await?;
-        let write_ms = write_started.elapsed().as_millis() as u64;
+        let write_ms = write_started.elapsed().as_millis();
         self.cache.invalidate(job.tenant_id).await;
         tracing::info!(
             tenant_id = %job.tenant_id, run_id = %job.run_id,

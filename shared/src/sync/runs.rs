@@ -1,6 +1,7 @@
 //! `sync_runs`: the record of each sync, from queued to succeeded or failed.
 
 use super::store::Applied;
+use crate::ids::TenantId;
 use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -71,6 +72,12 @@ pub struct SyncRun {
 // Every query returning a `SyncRun` lists its columns (a checked macro takes a literal,
 // not a constant); the macro checks each list against the struct.
 
+/// A count for an `integer` column: counts that large do not happen, and if one did the
+/// column would say "at least this many" rather than wrap to a negative number.
+fn count(n: impl TryInto<i32>) -> i32 {
+    n.try_into().unwrap_or(i32::MAX)
+}
+
 /// Requests hitting WB and 429s among them, as the client counted them.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct WbCounts {
@@ -78,18 +85,24 @@ pub struct WbCounts {
     pub rate_limited: u64,
 }
 
-/// Queues a run in the scope's tenant; fails with a unique violation on [`ONE_ACTIVE`]
-/// when one is already queued or running.
-pub async fn queue(tx: &mut Tx, trigger: Trigger) -> sqlx::Result<SyncRun> {
+/// Inserts a queued run for `tenant` (row-level security refuses any tenant but the scope's);
+/// fails with a unique violation on [`ONE_ACTIVE`] when one is already queued or running.
+/// Only [`crate::jobs::queue::queue_sync`] calls this: a run is created with its job.
+pub(crate) async fn queue(
+    tx: &mut Tx,
+    tenant: TenantId,
+    trigger: Trigger,
+) -> sqlx::Result<SyncRun> {
     sqlx::query_as!(
         SyncRun,
         r#"insert into sync_runs (id, tenant_id, trigger, status)
-           values ($1, app_current_tenant(), $2, 'queued')
+           values ($1, $2, $3, 'queued')
            returning id, trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
                      queued_at, started_at, finished_at, duration_ms, products, sizes, warehouses,
                      stock_rows, stock_changes, history_rows, wb_requests, wb_rate_limited,
                      stock_source, error_code, error_message, product_limit, product_limit_reached"#,
         Uuid::now_v7(),
+        tenant as TenantId,
         trigger as Trigger,
     )
     .fetch_one(&mut **tx)
@@ -123,7 +136,7 @@ pub async fn note_product_limit(
     sqlx::query!(
         "update sync_runs set product_limit = $2, product_limit_reached = $3 where id = $1",
         id,
-        limit as i32,
+        count(limit),
         reached,
     )
     .execute(&mut **tx)
@@ -147,14 +160,14 @@ pub async fn succeed(
                 stock_source = $10, error_code = null, error_message = $11
           where id = $1",
         id,
-        applied.products as i32,
-        applied.sizes as i32,
-        applied.warehouses as i32,
-        applied.stock_rows as i32,
-        applied.stock_changes as i32,
-        applied.history_rows as i32,
-        wb.requests as i32,
-        wb.rate_limited as i32,
+        count(applied.products),
+        count(applied.sizes),
+        count(applied.warehouses),
+        count(applied.stock_rows),
+        count(applied.stock_changes),
+        count(applied.history_rows),
+        count(wb.requests),
+        count(wb.rate_limited),
         source,
         note,
     )
@@ -178,8 +191,8 @@ pub async fn fail(
         id,
         code,
         message,
-        wb.requests as i32,
-        wb.rate_limited as i32,
+        count(wb.requests),
+        count(wb.rate_limited),
     )
     .execute(&mut **tx)
     .await?;

@@ -4,7 +4,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use stock_tracker_shared::jobs::schedule;
+use stock_tracker_shared::jobs::queue;
 use stock_tracker_tests::TestApp;
 use stock_tracker_tests::http::Session;
 use stock_tracker_tests::stripe_fake::{
@@ -738,7 +738,7 @@ async fn an_ended_subscription_keeps_reads_but_stops_writes_and_syncs() {
     .await
     .problem(402, "subscription_inactive");
     // The scheduler passes it by.
-    schedule::tick(&app.db.owner, chrono::Utc::now())
+    queue::queue_due_syncs(&app.db.owner, chrono::Utc::now())
         .await
         .unwrap();
     let runs: i64 = sqlx::query_scalar("select count(*) from sync_runs where tenant_id = $1")
@@ -762,7 +762,7 @@ async fn an_ended_subscription_keeps_reads_but_stops_writes_and_syncs() {
     deliver_signed(&app, &payload).await;
     assert_eq!(subscription(&app, &s).await["access"], "full");
     assert_eq!(
-        schedule::tick(&app.db.owner, chrono::Utc::now())
+        queue::queue_due_syncs(&app.db.owner, chrono::Utc::now())
             .await
             .unwrap()
             .queued,
@@ -791,7 +791,7 @@ async fn the_scheduler_syncs_each_plan_at_its_interval() {
         .await
         .unwrap();
     }
-    schedule::tick(&app.db.owner, chrono::Utc::now())
+    queue::queue_due_syncs(&app.db.owner, chrono::Utc::now())
         .await
         .unwrap();
     let queued: Vec<Uuid> =

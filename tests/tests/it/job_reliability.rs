@@ -3,6 +3,7 @@
 //! own rescue of a crashed worker's job forgets how often it was tried.
 
 use std::time::Duration;
+use stock_tracker_shared::jobs::{SYNC_QUEUE, queue};
 use stock_tracker_tests::world::{Worker, app_for, connect_token, small_sandbox, wait_for_run};
 use wb_sandbox::{TokenOptions, mint_token};
 
@@ -45,11 +46,11 @@ async fn a_job_past_its_attempts_is_dead_lettered_with_its_last_error() {
     // in batches, so give it a moment).
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
-        let status: String = sqlx::query_scalar("select status from apalis.jobs")
-            .fetch_one(&app.db.owner)
+        let status = queue::status_of(&app.db.owner, SYNC_QUEUE, &run_id)
             .await
+            .unwrap()
             .unwrap();
-        if status == "Done" {
+        if status == queue::JobStatus::Done {
             break;
         }
         assert!(

@@ -3,14 +3,13 @@
 
 use chrono::{Duration, Utc};
 use std::collections::HashSet;
-use stock_tracker_shared::jobs::{housekeeping, schedule};
+use stock_tracker_shared::jobs::{housekeeping, queue};
 use stock_tracker_tests::TestDb;
 use stock_tracker_tests::tenants::with_active_credentials;
 use uuid::Uuid;
 
 async fn queued_jobs(db: &TestDb) -> Vec<(Uuid, Uuid)> {
-    let payloads: Vec<Vec<u8>> = sqlx::query_scalar("select job from apalis.jobs")
-        .fetch_all(&db.owner)
+    let payloads = queue::payloads(&db.owner, stock_tracker_shared::jobs::SYNC_QUEUE)
         .await
         .unwrap();
     payloads
@@ -43,7 +42,7 @@ async fn three_replicas_ten_ticks_queue_each_due_tenant_once_per_slot() {
         let replicas: Vec<_> = (0..3)
             .map(|_| {
                 let pool = db.app.clone();
-                tokio::spawn(async move { schedule::tick(&pool, now).await.unwrap() })
+                tokio::spawn(async move { queue::queue_due_syncs(&pool, now).await.unwrap() })
             })
             .collect();
         for r in replicas {
@@ -69,7 +68,7 @@ async fn three_replicas_ten_ticks_queue_each_due_tenant_once_per_slot() {
         .execute(&db.owner)
         .await
         .unwrap();
-    let again = schedule::tick(&db.app, start + Duration::minutes(30))
+    let again = queue::queue_due_syncs(&db.app, start + Duration::minutes(30))
         .await
         .unwrap();
     assert_eq!(again.queued, 0);
@@ -78,7 +77,7 @@ async fn three_replicas_ten_ticks_queue_each_due_tenant_once_per_slot() {
     let replicas: Vec<_> = (0..3)
         .map(|_| {
             let pool = db.app.clone();
-            tokio::spawn(async move { schedule::tick(&pool, later).await.unwrap().queued })
+            tokio::spawn(async move { queue::queue_due_syncs(&pool, later).await.unwrap().queued })
         })
         .collect();
     let mut queued = 0;

@@ -81,10 +81,12 @@ async fn the_token_appears_nowhere_but_its_ciphertext() {
             .unwrap();
         assert_eq!(hits, 0, "{table} holds the token in plaintext");
     }
-    let jobs: Vec<Vec<u8>> = sqlx::query_scalar("select job from apalis.jobs")
-        .fetch_all(&app.db.owner)
-        .await
-        .unwrap();
+    let jobs = stock_tracker_shared::jobs::queue::payloads(
+        &app.db.owner,
+        stock_tracker_shared::jobs::SYNC_QUEUE,
+    )
+    .await
+    .unwrap();
     assert!(!jobs.is_empty());
     for job in jobs {
         let text = String::from_utf8_lossy(&job);

@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use stock_tracker_shared::jobs::SYNC_QUEUE;
+use stock_tracker_shared::jobs::queue::{self, JobStatus};
 use stock_tracker_tests::TestApp;
 use stock_tracker_tests::process::{Process, free_port, sample, scrape, start_worker, worker_env};
 use stock_tracker_tests::wb_fake;
@@ -56,25 +58,23 @@ fn jobs(app: &TestApp, args: &[&str]) -> String {
 }
 
 /// The queue entry of a run: (status, apalis attempts, lock_by, done_at as text).
-async fn queue_entry(app: &TestApp, run_id: &str) -> (String, i32, Option<String>, Option<String>) {
-    sqlx::query_as(
-        "select status, attempts, lock_by, done_at::text from apalis.jobs
-          where idempotency_key = $1",
-    )
-    .bind(run_id)
-    .fetch_one(&app.db.owner)
-    .await
-    .unwrap()
+async fn queue_entry(
+    app: &TestApp,
+    run_id: &str,
+) -> (JobStatus, i32, Option<String>, Option<String>) {
+    let e = queue::entry(&app.db.owner, SYNC_QUEUE, run_id)
+        .await
+        .unwrap()
+        .unwrap();
+    (e.status, e.attempts, e.lock_by, e.done_at)
 }
 
 async fn held(app: &TestApp) -> (i64, i64) {
-    sqlx::query_as(
-        "select (select count(*) from apalis.jobs where status in ('Queued', 'Running')),
-                (select count(*) from sync_runs where status = 'running')",
-    )
-    .fetch_one(&app.db.owner)
-    .await
-    .unwrap()
+    let running = sqlx::query_scalar("select count(*) from sync_runs where status = 'running'")
+        .fetch_one(&app.db.owner)
+        .await
+        .unwrap();
+    (queue::count_claimed(&app.db.owner).await.unwrap(), running)
 }
 
 #[tokio::test]
@@ -157,7 +157,7 @@ async fn a_job_that_kills_its_worker_every_time_is_dead_lettered_not_looped() {
     }
     // Its queue entry is finished (apalis writes results in batches) and nothing is held.
     let deadline = Instant::now() + Duration::from_secs(15);
-    while queue_entry(&app, &run_id).await.0 != "Done" {
+    while queue_entry(&app, &run_id).await.0 != JobStatus::Done {
         assert!(
             Instant::now() < deadline,
             "queue entry still {:?}",
@@ -212,7 +212,7 @@ async fn a_job_that_kills_its_worker_every_time_is_dead_lettered_not_looped() {
     let metrics = scrape(port);
     assert_eq!(sample(&metrics, DEAD_LETTERED), None, "{metrics}");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while queue_entry(&app, &next_id).await.0 != "Done" {
+    while queue_entry(&app, &next_id).await.0 != JobStatus::Done {
         assert!(Instant::now() < deadline, "new job not marked done");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -60,11 +60,16 @@ async fn a_sync_cut_off_by_the_grace_period_is_put_back_and_completed_by_another
         signalled.elapsed() < Duration::from_secs(6),
         "exited within the bound, not after the 8 s sync"
     );
-    let job: String = sqlx::query_scalar("select status from apalis.jobs")
-        .fetch_one(&app.db.owner)
+    use stock_tracker_shared::jobs::{SYNC_QUEUE, queue};
+    let job = queue::status_of(&app.db.owner, SYNC_QUEUE, &run_id)
         .await
+        .unwrap()
         .unwrap();
-    assert_eq!(job, "Pending", "the job is back in the queue");
+    assert_eq!(
+        job,
+        queue::JobStatus::Pending,
+        "the job is back in the queue"
+    );
 
     // WB answers quickly now; the next worker finishes the same run.
     wb.reset().await;

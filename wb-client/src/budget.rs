@@ -8,9 +8,7 @@
 //! Redis is an optimisation here, not a dependency: when it is unreachable the budget falls
 //! back to an in-process bucket with the same arithmetic and retries Redis a little later.
 
-use crate::Secret;
-use crate::kv::Redis;
-use crate::wb::limits::{Limit, Method};
+use crate::limits::{Limit, Method};
 use rand::Rng;
 use redis::Script;
 use sha2::{Digest, Sha256};
@@ -18,6 +16,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use stock_tracker_infra::Secret;
+use stock_tracker_infra::kv::Redis;
 
 /// KEYS[1] bucket hash {tokens, ts}, KEYS[2] block marker (unix ms until which nothing may
 /// be sent). ARGV[1] refill per ms, ARGV[2] capacity, ARGV[3] bucket TTL in ms.
@@ -131,8 +131,12 @@ impl Rate {
 
     /// Long enough for an idle bucket to refill completely, after which it is the same as
     /// no bucket at all.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // clamped to 0..=1 day
     fn ttl_ms(&self) -> u64 {
-        (self.capacity / self.per_ms).ceil().min(86_400_000.0) as u64 + 1_000
+        (self.capacity / self.per_ms)
+            .ceil()
+            .clamp(0.0, 86_400_000.0) as u64
+            + 1_000
     }
 }
 
@@ -189,7 +193,7 @@ impl Budget {
             let sleep = wait + jitter(wait);
             tracing::debug!(
                 method = method.name(),
-                wait_ms = sleep.as_millis() as u64,
+                wait_ms = sleep.as_millis(),
                 "waiting for WB rate budget"
             );
             tokio::time::sleep(sleep).await;

@@ -84,7 +84,7 @@ pub struct WbStockRow {
 pub const AGGREGATE_WB_WAREHOUSE_ID: i64 = -999_999;
 
 /// One row of the warehouse_remains report: one size of one product (when grouped by
-/// article, barcode and size, as [`crate::wb::WbSession::warehouse_remains_report`] asks).
+/// article, barcode and size, as [`crate::WbSession::warehouse_remains_report`] asks).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RemainsRow {
     #[serde(default)]

@@ -4,10 +4,10 @@
 //! - the asynchronous `warehouse_remains` report (create, poll, download), which every token
 //!   type may use and is the fallback for base tokens.
 
-use crate::wb::client::WbSession;
-use crate::wb::error::WbError;
-use crate::wb::limits::Method;
-use crate::wb::models::{DataEnvelope, Items, RemainsRow, TaskCreated, TaskStatus, WbStockRow};
+use crate::client::WbSession;
+use crate::error::WbError;
+use crate::limits::Method;
+use crate::models::{DataEnvelope, Items, RemainsRow, TaskCreated, TaskStatus, WbStockRow};
 use serde_json::json;
 
 /// WB's maximum rows per stocks-report page.

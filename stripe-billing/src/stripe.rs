@@ -2,8 +2,8 @@
 //! Responses are read into small types holding only the fields we use, so Stripe adding
 //! fields, or a fake leaving out ones we ignore, never breaks a call.
 
-use super::config::StripeConfig;
-use super::plans::Plan;
+use crate::config::StripeConfig;
+use crate::plans::Plan;
 use chrono::{DateTime, Utc};
 use miniserde::Deserialize;
 use std::collections::HashMap;

@@ -2,9 +2,9 @@
 //! Two `Budget` values built from separate connections stand in for two processes.
 
 use std::time::{Duration, Instant};
-use stock_tracker_shared::Secret;
-use stock_tracker_shared::kv;
-use stock_tracker_shared::wb::{Budget, Method};
+use stock_tracker_infra::Secret;
+use stock_tracker_infra::kv;
+use stock_tracker_wb::{Budget, Method};
 
 fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())

@@ -1,9 +1,9 @@
 //! The product catalog: `POST content-api /content/v2/get/cards/list`, cursor-paged.
 
-use crate::wb::client::WbSession;
-use crate::wb::error::WbError;
-use crate::wb::limits::Method;
-use crate::wb::models::{Card, CardsCursor, CardsPage};
+use crate::client::WbSession;
+use crate::error::WbError;
+use crate::limits::Method;
+use crate::models::{Card, CardsCursor, CardsPage};
 use serde_json::json;
 
 /// WB's maximum page size.

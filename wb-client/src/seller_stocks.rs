@@ -1,9 +1,9 @@
 //! The seller's own warehouses (FBS/DBS) and their stock, on marketplace-api.
 
-use crate::wb::client::WbSession;
-use crate::wb::error::WbError;
-use crate::wb::limits::Method;
-use crate::wb::models::{SellerStock, SellerStocksAnswer, SellerWarehouse};
+use crate::client::WbSession;
+use crate::error::WbError;
+use crate::limits::Method;
+use crate::models::{SellerStock, SellerStocksAnswer, SellerWarehouse};
 use serde_json::json;
 
 /// WB accepts at most this many size ids per stock request.

@@ -6,9 +6,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use prometheus_client::registry::Registry;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use stock_tracker_shared::Secret;
-use stock_tracker_shared::kv;
-use stock_tracker_shared::wb::{
+use stock_tracker_infra::Secret;
+use stock_tracker_infra::kv;
+use stock_tracker_wb::{
     CardsCursor, Host, SellerStock, WbClient, WbConfig, WbError, WbMetrics, WbSession,
 };
 use wiremock::matchers::{header, method, path, query_param};

@@ -1,7 +1,7 @@
 //! Prometheus counters for WB calls. Labels are the method name and a small fixed set of
 //! outcomes, so cardinality stays bounded whatever WB answers.
 
-use crate::wb::limits::Method;
+use crate::limits::Method;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

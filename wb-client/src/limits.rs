@@ -4,7 +4,7 @@
 //! README table. WB enforces them as token buckets per seller account and method, so the
 //! client keeps a matching bucket per (token, method) in Redis and rarely sees a 429.
 
-use crate::wb::token::TokenType;
+use crate::token::TokenType;
 use serde::Serialize;
 use std::time::Duration;
 

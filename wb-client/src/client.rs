@@ -4,21 +4,21 @@
 //!
 //! The typed calls live next door (`cards.rs`, `wb_stocks.rs`, `seller_stocks.rs`).
 
-use crate::Secret;
-use crate::kv::Redis;
-use crate::wb::budget::Budget;
-use crate::wb::config::WbConfig;
-use crate::wb::error::WbError;
-use crate::wb::limits::{Host, Limit, Method};
-use crate::wb::metrics::{Outcome, WbMetrics};
-use crate::wb::retry;
-use crate::wb::token::{self, TokenType};
+use crate::budget::Budget;
+use crate::config::WbConfig;
+use crate::error::WbError;
+use crate::limits::{Host, Limit, Method};
+use crate::metrics::{Outcome, WbMetrics};
+use crate::retry;
+use crate::token::{self, TokenType};
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use stock_tracker_infra::Secret;
+use stock_tracker_infra::kv::Redis;
 
 /// After this many 429s in a row a call gives up with [`WbError::RateLimited`].
 const MAX_CONSECUTIVE_429: u32 = 5;
@@ -247,7 +247,7 @@ impl WbSession {
                             method = method.name(),
                             status = 429,
                             attempt = throttled,
-                            retry_after_ms = retry_after.as_millis() as u64,
+                            retry_after_ms = retry_after.as_millis(),
                             "WB keeps rate limiting the call; giving up"
                         );
                         return Err(WbError::RateLimited);
@@ -256,7 +256,7 @@ impl WbSession {
                         method = method.name(),
                         status = 429,
                         attempt = throttled,
-                        retry_after_ms = retry_after.as_millis() as u64,
+                        retry_after_ms = retry_after.as_millis(),
                         "WB rate limited the call; retrying after the wait it asked for"
                     );
                     self.bump(&self.counters.retries);
@@ -308,7 +308,7 @@ impl WbSession {
                 },
                 error = failure.code(),
                 attempt = failures,
-                backoff_ms = wait.as_millis() as u64,
+                backoff_ms = wait.as_millis(),
                 "WB call failed; retrying"
             );
             tokio::time::sleep(wait).await;

@@ -1,8 +1,8 @@
 //! Settings of the Wildberries client, read from the environment through [`Env`].
 
-use crate::config::{ConfigError, Env};
-use crate::wb::limits::Host;
+use crate::limits::Host;
 use std::time::Duration;
+use stock_tracker_infra::env::{ConfigError, Env};
 
 const DEFAULT_CONTENT_URL: &str = "https://content-api.wildberries.ru";
 const DEFAULT_ANALYTICS_URL: &str = "https://seller-analytics-api.wildberries.ru";

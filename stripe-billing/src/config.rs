@@ -1,10 +1,10 @@
 //! Billing settings. Stripe is optional: without `STRIPE_SECRET_KEY` the system runs, trials
 //! work, and what needs Stripe answers `billing_not_configured`.
 
-use super::plans::Plan;
-use crate::Secret;
-use crate::config::{ConfigError, Env};
+use crate::plans::Plan;
 use std::collections::BTreeMap;
+use stock_tracker_infra::Secret;
+use stock_tracker_infra::env::{ConfigError, Env};
 
 #[derive(Clone, Debug)]
 pub struct StripeConfig {

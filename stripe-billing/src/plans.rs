@@ -119,7 +119,7 @@ impl FromStr for Plan {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::*;
 
     #[test]
     fn plans_grow_in_every_limit() {
