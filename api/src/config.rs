@@ -37,6 +37,39 @@ pub struct ApiConfig {
     pub billing: BillingConfig,
 }
 
+/// The `.env.example` placeholder: a deployment that copied it as it is must not start.
+const PLACEHOLDER_JWT_SECRET: &str = "change-me-at-least-32-characters-long-random-string";
+
+/// Anyone who knows the HS256 key can sign in as anyone, so a short, guessable or example
+/// key stops the api at start-up. Randomness cannot be proven; a key of at least 32
+/// characters with at least 16 different ones rules out placeholders, repeated words and
+/// keyboard runs, and `openssl rand -base64 48` passes it.
+fn check_jwt_secret(secret: &str) -> Result<(), ConfigError> {
+    let distinct = secret
+        .chars()
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    if secret.len() < 32 {
+        Err(ConfigError::malformed(
+            "JWT_SECRET",
+            "must be at least 32 characters",
+        ))
+    } else if secret == PLACEHOLDER_JWT_SECRET || secret.contains("change-me") {
+        Err(ConfigError::malformed(
+            "JWT_SECRET",
+            "is the example value; generate one with `openssl rand -base64 48`",
+        ))
+    } else if distinct < 16 {
+        Err(ConfigError::malformed(
+            "JWT_SECRET",
+            "is too predictable (fewer than 16 different characters); generate one with \
+             `openssl rand -base64 48`",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 fn seconds(env: &Env, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs(env.parse_or(name, default)?))
 }
@@ -45,12 +78,7 @@ impl ApiConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let common = CommonConfig::from_env(env)?;
         let jwt_secret = env.required("JWT_SECRET")?;
-        if jwt_secret.len() < 32 {
-            return Err(ConfigError::malformed(
-                "JWT_SECRET",
-                "must be at least 32 characters",
-            ));
-        }
+        check_jwt_secret(&jwt_secret)?;
         let public_base_url = env.required("PUBLIC_BASE_URL")?;
         if !(public_base_url.starts_with("http://") || public_base_url.starts_with("https://")) {
             return Err(ConfigError::malformed(

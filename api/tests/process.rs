@@ -45,6 +45,16 @@ async fn bad_configuration_is_one_line_and_exit_2() {
             "configuration error: JWT_SECRET is malformed: must be at least 32 characters",
         ),
         (
+            "JWT_SECRET",
+            Some("change-me-at-least-32-characters-long-random-string"),
+            "configuration error: JWT_SECRET is malformed: is the example value",
+        ),
+        (
+            "JWT_SECRET",
+            Some("abababababababababababababababababab-S3CRET"),
+            "configuration error: JWT_SECRET is malformed: is too predictable",
+        ),
+        (
             "API_BIND",
             Some("nowhere-to-bind"),
             "configuration error: API_BIND is malformed",

@@ -12,6 +12,7 @@ use stock_tracker_shared::billing::reconcile;
 use stock_tracker_shared::billing::stripe::StripeApi;
 use stock_tracker_shared::jobs::{MaintenanceJob, housekeeping, maintenance, queue};
 use stock_tracker_shared::metrics::MaintenanceMetrics;
+use tracing::Instrument;
 
 /// What a maintenance handler needs; shared by every job of the queue.
 #[derive(Clone)]
@@ -101,6 +102,17 @@ impl Maintenance {
 
 /// The apalis handler of the maintenance queue.
 pub async fn handle(
+    job: MaintenanceJob,
+    maintenance: Data<Maintenance>,
+    task: TaskId,
+) -> Result<(), BoxDynError> {
+    let span = tracing::info_span!("maintenance_job", job_id = %task, key = %job.key());
+    handle_in_span(job, maintenance, task)
+        .instrument(span)
+        .await
+}
+
+async fn handle_in_span(
     job: MaintenanceJob,
     maintenance: Data<Maintenance>,
     task: TaskId,

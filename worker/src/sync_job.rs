@@ -18,8 +18,28 @@ use stock_tracker_shared::sync::{Outcome, Syncer, runs};
 use stock_tracker_shared::tenancy::{self, Scope};
 use stock_tracker_shared::vault::Vault;
 use stock_tracker_shared::wb::{WbClient, WbMetrics};
+use tracing::Instrument;
 
+/// Every log line of a sync carries its job, run and tenant.
 async fn handle(
+    job: SyncJob,
+    syncer: Data<Syncer>,
+    backoff: Data<Backoff>,
+    metrics: Data<SyncMetrics>,
+    task: TaskId,
+) -> Result<(), BoxDynError> {
+    let span = tracing::info_span!(
+        "sync_job",
+        job_id = %task,
+        run_id = %job.run_id,
+        tenant_id = %job.tenant_id
+    );
+    handle_in_span(job, syncer, backoff, metrics, task)
+        .instrument(span)
+        .await
+}
+
+async fn handle_in_span(
     job: SyncJob,
     syncer: Data<Syncer>,
     backoff: Data<Backoff>,

@@ -181,41 +181,48 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|t| t.trim().to_string())
-            .ok_or_else(|| ApiError::unauthorized("A bearer access token is required."))?;
-        if token
-            .strip_prefix(opaque::API_KEY)
-            .is_some_and(|rest| rest.starts_with('_'))
-        {
-            return api_key(parts, state, &token).await;
-        }
-        let claims = state
-            .access
-            .verify(&token)
-            .ok_or_else(|| ApiError::unauthorized("The access token is invalid or expired."))?;
-        let role = match state.roles.get(claims.tid, claims.sub).await {
-            Some(role) => role,
-            None => {
-                let mut tx = tenancy::begin(&state.db, Scope::tenant(claims.tid)).await?;
-                let role = memberships::role_of(&mut tx, claims.sub)
-                    .await?
-                    .ok_or_else(|| ApiError::unauthorized("This account is no longer a member."))?;
-                tx.commit().await?;
-                state.roles.put(claims.tid, claims.sub, role).await;
-                role
-            }
-        };
-        Ok(Auth {
-            principal: Principal::User(claims.sub),
-            tenant: claims.tid,
-            role,
-        })
+        let auth = authenticate(parts, state).await?;
+        tracing::Span::current().record("tenant_id", tracing::field::display(auth.tenant));
+        Ok(auth)
     }
+}
+
+/// Who the bearer token or API key names, with the role they act in now.
+async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Auth, ApiError> {
+    let token = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string())
+        .ok_or_else(|| ApiError::unauthorized("A bearer access token is required."))?;
+    if token
+        .strip_prefix(opaque::API_KEY)
+        .is_some_and(|rest| rest.starts_with('_'))
+    {
+        return api_key(parts, state, &token).await;
+    }
+    let claims = state
+        .access
+        .verify(&token)
+        .ok_or_else(|| ApiError::unauthorized("The access token is invalid or expired."))?;
+    let role = match state.roles.get(claims.tid, claims.sub).await {
+        Some(role) => role,
+        None => {
+            let mut tx = tenancy::begin(&state.db, Scope::tenant(claims.tid)).await?;
+            let role = memberships::role_of(&mut tx, claims.sub)
+                .await?
+                .ok_or_else(|| ApiError::unauthorized("This account is no longer a member."))?;
+            tx.commit().await?;
+            state.roles.put(claims.tid, claims.sub, role).await;
+            role
+        }
+    };
+    Ok(Auth {
+        principal: Principal::User(claims.sub),
+        tenant: claims.tid,
+        role,
+    })
 }
 
 /// An API key: looked up inside the tenant it names, then counted against the tenant's

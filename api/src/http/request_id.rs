@@ -39,7 +39,14 @@ pub async fn middleware(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| request.uri().path().to_string());
-    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), route = %route);
+    // tenant_id is filled in by the auth extractor once it knows the caller.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        route = %route,
+        tenant_id = tracing::field::Empty
+    );
     let started = std::time::Instant::now();
     let mut response = REQUEST_ID
         .scope(id.clone(), next.run(request).instrument(span.clone()))

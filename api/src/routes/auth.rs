@@ -87,9 +87,7 @@ const BAD_CREDENTIALS: &str = "The email or password is incorrect.";
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Account and tenant created; signed in", body = TokenResponse),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Email already registered (`email_taken`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing or invalid", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many requests from this address", body = Problem, content_type = "application/problem+json"),
     )
@@ -125,7 +123,6 @@ pub async fn register(
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong email or password (`invalid_credentials`), answered alike for unknown emails", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts: wait `Retry-After` seconds (`login_throttled`)", body = Problem, content_type = "application/problem+json"),

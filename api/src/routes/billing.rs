@@ -101,7 +101,6 @@ pub struct SubscriptionQuery {
     security(("bearer" = [])), params(SubscriptionQuery),
     responses(
         (status = 200, description = "The tenant's subscription and what it allows", body = SubscriptionView),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`refresh` asked without Stripe configured (`billing_not_configured`) or Stripe unreachable (`stripe_unavailable`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -325,7 +324,6 @@ pub struct UsageView {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Usage this billing period against the plan's limits", body = UsageView),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn usage(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<UsageView>> {

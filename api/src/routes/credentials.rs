@@ -88,7 +88,6 @@ impl From<CredentialInfo> for CredentialView {
     request_body = PutCredentialRequest,
     responses(
         (status = 200, description = "Token checked with WB and stored encrypted", body = CredentialView),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 402, description = "The subscription is read-only (`subscription_inactive`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only owners and admins manage the token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unusable token: `token_not_jwt`, `token_expired`, `token_test_not_allowed`, `token_missing_categories` (with `missing`), `token_rejected` (WB said 401)", body = Problem, content_type = "application/problem+json"),
@@ -168,7 +167,6 @@ pub async fn put_credentials(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The stored token's mask and facts", body = CredentialView),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No token stored", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -189,7 +187,6 @@ pub async fn get_credentials(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Token removed; syncing stops"),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only owners and admins manage the token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No token stored", body = Problem, content_type = "application/problem+json"),
     )

@@ -69,7 +69,6 @@ pub struct InvitationCreated {
     params(PageQuery),
     responses(
         (status = 200, description = "Members in the order they joined", body = Page<MemberView>),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -103,7 +102,6 @@ pub async fn list_members(
     params(("user_id" = Uuid, Path, description = "The member's user id")),
     responses(
         (status = 204, description = "Removed; their sessions end at once"),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only owners and admins remove others; admins cannot remove owners", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such member in this tenant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The last owner cannot be removed (`last_owner`)", body = Problem, content_type = "application/problem+json"),
@@ -148,8 +146,6 @@ pub async fn remove_member(
     request_body = InvitationRequest,
     responses(
         (status = 201, description = "Invitation created; the token is shown only now", body = InvitationCreated),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 402, description = "The subscription is read-only (`subscription_inactive`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only owners and admins invite; only owners invite admins", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad email or role (owner cannot be invited)", body = Problem, content_type = "application/problem+json"),

@@ -43,7 +43,6 @@ pub struct ProductsQuery {
     responses(
         (status = 200, description = "Products by nm_id", body = Page<products::ProductSummary>,
          headers(("X-Cache" = String, description = "HIT or MISS"), ("X-Cache-TTL" = u64, description = "Seconds the cached answer lives"), ("X-Data-Synced-At" = String, description = "When the data was synced"))),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -111,7 +110,6 @@ pub struct ProductView {
     params(("nm_id" = i64, Path, description = "WB article (nmID)")),
     responses(
         (status = 200, description = "The product with sizes, barcodes and stock per warehouse", body = ProductView),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product in this tenant", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -190,7 +188,6 @@ pub struct HistoryQuery {
     params(("nm_id" = i64, Path, description = "WB article (nmID)"), HistoryQuery),
     responses(
         (status = 200, description = "Quantity changes, oldest first", body = Page<history::Change>),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product in this tenant", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad `from`/`to`, `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
     )
@@ -282,7 +279,6 @@ pub struct StocksQuery {
     responses(
         (status = 200, description = "Stock rows (one size on one warehouse)", body = Page<stocks::StockLine>,
          headers(("X-Cache" = String, description = "HIT or MISS"), ("X-Cache-TTL" = u64, description = "Seconds the cached answer lives"), ("X-Data-Synced-At" = String, description = "When the data was synced"))),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad filter (`invalid_query`, with the field), `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -339,7 +335,6 @@ pub struct ListOf<T> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Warehouses with stock totals", body = ListOf<warehouses::Warehouse>),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_warehouses(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
@@ -358,7 +353,6 @@ pub async fn list_warehouses(State(state): State<AppState>, auth: Auth) -> ApiRe
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The distinct sizes in the catalog, for size filters", body = ListOf<warehouses::SizeName>),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_sizes(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {

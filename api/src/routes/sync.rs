@@ -12,13 +12,12 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use stock_tracker_shared::accounts::is_unique_violation;
-use stock_tracker_shared::accounts::tenants;
 use stock_tracker_shared::billing::usage;
 use stock_tracker_shared::credentials::{self, CredentialStatus};
 use stock_tracker_shared::ids::SyncRunId;
 use stock_tracker_shared::jobs;
-use stock_tracker_shared::sync::Failure;
 use stock_tracker_shared::sync::runs::{self, RunStatus, SyncRun, Trigger};
+use stock_tracker_shared::sync::{Failure, schedule};
 use stock_tracker_shared::tenancy;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -34,7 +33,6 @@ pub struct SyncStarted {
     security(("bearer" = [])),
     responses(
         (status = 202, description = "Sync queued; follow it at `Location`", body = SyncStarted),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 402, description = "The subscription is read-only (`subscription_inactive`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Viewers cannot start syncs", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A sync is already queued or running (`sync_in_progress`, with `run_id`), or no usable token (`credential_required`, `credential_invalid`)", body = Problem, content_type = "application/problem+json"),
@@ -99,7 +97,6 @@ pub async fn start_sync(
     params(PageQuery),
     responses(
         (status = 200, description = "Runs, newest first", body = Page<SyncRun>),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -127,7 +124,6 @@ pub async fn list_runs(
     params(("run_id" = Uuid, Path, description = "The run id from POST /api/v1/sync")),
     responses(
         (status = 200, description = "The run", body = SyncRun),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such run in this tenant", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -152,7 +148,9 @@ pub struct SyncStatus {
     pub active_run: Option<SyncRun>,
     /// The most recent finished run, successful or not.
     pub last_run: Option<SyncRun>,
-    /// When the scheduler will sync next (absent while syncing is stopped).
+    /// When the tenant becomes due for a scheduled sync (the scheduler queues it at its next
+    /// tick). Absent while a sync is queued or running, and while scheduled syncs are
+    /// stopped (no usable token, or a read-only subscription).
     pub next_due_at: Option<DateTime<Utc>>,
     pub credential_status: CredentialState,
 }
@@ -173,7 +171,6 @@ pub enum CredentialState {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Where syncing stands", body = SyncStatus),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn status(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<SyncStatus>> {
@@ -182,9 +179,7 @@ pub async fn status(State(state): State<AppState>, auth: Auth) -> ApiResult<Json
     let last_success = runs::last_with_status(&mut tx, RunStatus::Succeeded).await?;
     let last_failed = runs::last_with_status(&mut tx, RunStatus::Failed).await?;
     let credential = credentials::info(&mut tx).await?;
-    let tenant = tenants::current(&mut tx)
-        .await?
-        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    let next_due_at = schedule::next_due_at(&mut tx).await?;
     tx.commit().await?;
     let last_success_at = last_success.as_ref().and_then(|r| r.finished_at);
     let last_run = [last_success, last_failed]
@@ -196,13 +191,6 @@ pub async fn status(State(state): State<AppState>, auth: Auth) -> ApiResult<Json
         Some(CredentialStatus::Active) => CredentialState::Active,
         Some(CredentialStatus::Invalid) => CredentialState::Invalid,
     };
-    // The scheduler queues a sync at the first tick once an interval has passed since
-    // the last success (ticks are a minute apart).
-    let next_due_at = (credential_status == CredentialState::Active).then(|| {
-        let interval =
-            chrono::Duration::minutes(i64::from(tenant.effective_sync_interval_minutes()));
-        last_success_at.map_or_else(Utc::now, |t| (t + interval).max(Utc::now()))
-    });
     Ok(Json(SyncStatus {
         last_success_at,
         running: active.is_some(),

@@ -31,7 +31,6 @@ pub struct UpdateTenantRequest {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The tenant", body = TenantView),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_tenant(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<TenantView>> {
@@ -49,8 +48,6 @@ pub async fn get_tenant(State(state): State<AppState>, auth: Auth) -> ApiResult<
     request_body = UpdateTenantRequest,
     responses(
         (status = 200, description = "The updated tenant", body = TenantView),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 402, description = "The subscription is read-only (`subscription_inactive`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only owners and admins can rename the tenant", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Name or sync interval out of bounds (`invalid_name`, `invalid_sync_interval`)", body = Problem, content_type = "application/problem+json"),

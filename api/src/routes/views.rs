@@ -40,7 +40,7 @@ pub struct TenantView {
 impl From<Tenant> for TenantView {
     fn from(t: Tenant) -> Self {
         Self {
-            effective_sync_interval_minutes: t.effective_sync_interval_minutes(),
+            effective_sync_interval_minutes: t.effective_sync_interval_minutes,
             id: t.id.0,
             name: t.name,
             sync_interval_minutes: t.sync_interval_minutes,

@@ -12,5 +12,6 @@
 
 mod lifecycle;
 mod metrics;
+mod next_due;
 mod pg_restart;
 mod tick;

@@ -13,18 +13,13 @@ pub struct Tenant {
     pub updated_at: DateTime<Utc>,
     /// The plan whose limits apply now.
     pub plan: Plan,
+    /// The interval the scheduler uses: the preference, never more often than the plan
+    /// allows (SQL `tenant_sync_interval`, the scheduler's own rule).
+    pub effective_sync_interval_minutes: i32,
 }
 
-impl Tenant {
-    /// The interval the scheduler uses: the tenant's preference, but never more often than
-    /// the plan allows.
-    pub fn effective_sync_interval_minutes(&self) -> i32 {
-        let floor = self.plan.limits().sync_interval_minutes;
-        self.sync_interval_minutes.unwrap_or(floor).max(floor)
-    }
-}
-
-// Each query returns the tenant row joined to the plan whose limits apply now. Inside a
+// Each query returns the tenant row joined to the plan whose limits apply now and the
+// interval the scheduler uses (the last parameter holds [`Plan::intervals_json`]). Inside a
 // data-modifying CTE the subscription row the insert's trigger creates is not visible yet,
 // hence the trial plan as the fallback. Columns read from a CTE carry no NOT NULL of their
 // own, so the `!` overrides restate the table's.
@@ -36,11 +31,16 @@ pub async fn insert(tx: &mut Tx, id: TenantId, name: &str) -> sqlx::Result<Tenan
                       returning id, name, sync_interval_minutes, created_at, updated_at)
            select t.id as "id!: TenantId", t.name as "name!", t.sync_interval_minutes,
                   t.created_at as "created_at!", t.updated_at as "updated_at!",
-                  coalesce(subscription_plan(s.plan, s.downgrade_from, s.downgrade_at, now()),
-                           'pro') as "plan!: Plan"
-             from t left join subscriptions s on s.tenant_id = t.id"#,
+                  p.plan as "plan!: Plan",
+                  tenant_sync_interval(t.sync_interval_minutes, p.plan, $3::jsonb)
+                      as "effective_sync_interval_minutes!"
+             from t left join subscriptions s on s.tenant_id = t.id
+            cross join lateral (select coalesce(subscription_plan(s.plan, s.downgrade_from,
+                                                                  s.downgrade_at, now()), 'pro')
+                                           as plan) p"#,
         id as TenantId,
         name,
+        Plan::intervals_json(),
     )
     .fetch_one(&mut **tx)
     .await
@@ -51,10 +51,14 @@ pub async fn current(tx: &mut Tx) -> sqlx::Result<Option<Tenant>> {
     sqlx::query_as!(
         Tenant,
         r#"select t.id as "id: TenantId", t.name, t.sync_interval_minutes, t.created_at,
-                  t.updated_at,
-                  coalesce(subscription_plan(s.plan, s.downgrade_from, s.downgrade_at, now()),
-                           'pro') as "plan!: Plan"
-             from tenants t left join subscriptions s on s.tenant_id = t.id"#
+                  t.updated_at, p.plan as "plan!: Plan",
+                  tenant_sync_interval(t.sync_interval_minutes, p.plan, $1::jsonb)
+                      as "effective_sync_interval_minutes!"
+             from tenants t left join subscriptions s on s.tenant_id = t.id
+            cross join lateral (select coalesce(subscription_plan(s.plan, s.downgrade_from,
+                                                                  s.downgrade_at, now()), 'pro')
+                                           as plan) p"#,
+        Plan::intervals_json(),
     )
     .fetch_optional(&mut **tx)
     .await
@@ -74,11 +78,16 @@ pub async fn update(
                       returning id, name, sync_interval_minutes, created_at, updated_at)
            select t.id as "id!: TenantId", t.name as "name!", t.sync_interval_minutes,
                   t.created_at as "created_at!", t.updated_at as "updated_at!",
-                  coalesce(subscription_plan(s.plan, s.downgrade_from, s.downgrade_at, now()),
-                           'pro') as "plan!: Plan"
-             from t left join subscriptions s on s.tenant_id = t.id"#,
+                  p.plan as "plan!: Plan",
+                  tenant_sync_interval(t.sync_interval_minutes, p.plan, $3::jsonb)
+                      as "effective_sync_interval_minutes!"
+             from t left join subscriptions s on s.tenant_id = t.id
+            cross join lateral (select coalesce(subscription_plan(s.plan, s.downgrade_from,
+                                                                  s.downgrade_at, now()), 'pro')
+                                           as plan) p"#,
         name,
         sync_interval_minutes,
+        Plan::intervals_json(),
     )
     .fetch_optional(&mut **tx)
     .await

@@ -5,6 +5,7 @@ pub mod failure;
 pub mod fetch;
 pub mod run;
 pub mod runs;
+pub mod schedule;
 pub mod snapshot;
 pub mod store;
 
