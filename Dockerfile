@@ -7,9 +7,9 @@
 #   docker run --env-file .env stock-tracker stock-tracker-api migrate
 #
 # Dependencies are compiled in their own layer (cargo-chef), so a change to our code rebuilds
-# only our crates. Nothing connects to a database while building: sqlx's query macros (used by
-# apalis-postgres) read the offline query data shipped with the crate (SQLX_OFFLINE=true, also
-# set in .cargo/config.toml), and our own code uses no query macros.
+# only our crates. Nothing connects to a database while building: sqlx's query macros read
+# offline query data (SQLX_OFFLINE=true, also set in .cargo/config.toml): ours from the
+# committed .sqlx/ (scripts/sqlx-prepare.sh writes it), apalis-postgres's from its crate.
 
 ARG RUST_VERSION=1.95
 ARG DEBIAN_RELEASE=bookworm

@@ -112,7 +112,7 @@ check_workflows() {
   "$CHECK_JSONSCHEMA" --builtin-schema vendor.github-workflows "${files[@]}"
   # The shell that workflows and operators run.
   shellcheck -x scripts/backup.sh scripts/restore.sh scripts/check-ops.sh scripts/lib/ops-tools.sh \
-    scripts/ops/*.sh .github/scripts/*.sh
+    scripts/sqlx-prepare.sh scripts/ops/*.sh .github/scripts/*.sh
   echo "shellcheck: ok"
 }
 

@@ -18,7 +18,7 @@ pub enum CredentialStatus {
 }
 
 /// What may be shown about a credential: never the token, only a mask and its facts.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize)]
 pub struct CredentialInfo {
     pub id: Uuid,
     pub token_mask: String,
@@ -36,7 +36,6 @@ pub struct CredentialInfo {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(sqlx::FromRow)]
 struct SealedRow {
     id: Uuid,
     tenant_id: TenantId,
@@ -86,53 +85,58 @@ pub struct NewCredential<'a> {
 /// Stores (or replaces) the scope tenant's token. Replacing resets the status to active.
 pub async fn save(tx: &mut Tx, c: NewCredential<'_>) -> sqlx::Result<CredentialInfo> {
     let categories: Vec<&str> = c.facts.categories.iter().map(|c| c.name()).collect();
-    sqlx::query_as(
-        "insert into wb_credentials (id, tenant_id, key_id, nonce, ciphertext, token_mask,
-             seller_id, token_type, categories, read_only, test_token, expires_at, status,
-             last_verified_at)
-         values ($1, app_current_tenant(), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'active', $12)
-         on conflict (tenant_id) do update set
-             id = excluded.id, key_id = excluded.key_id, nonce = excluded.nonce,
-             ciphertext = excluded.ciphertext, token_mask = excluded.token_mask,
-             seller_id = excluded.seller_id, token_type = excluded.token_type,
-             categories = excluded.categories, read_only = excluded.read_only,
-             test_token = excluded.test_token, expires_at = excluded.expires_at,
-             status = 'active', last_verified_at = excluded.last_verified_at,
-             last_error_code = null, last_error = null, updated_at = now()
-         returning id, token_mask, seller_id, token_type, categories, read_only, test_token,
-                   expires_at, status, last_verified_at, last_error_code, last_error,
-                   created_at, updated_at",
+    sqlx::query_as!(
+        CredentialInfo,
+        r#"insert into wb_credentials (id, tenant_id, key_id, nonce, ciphertext, token_mask,
+               seller_id, token_type, categories, read_only, test_token, expires_at, status,
+               last_verified_at)
+           values ($1, app_current_tenant(), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'active', $12)
+           on conflict (tenant_id) do update set
+               id = excluded.id, key_id = excluded.key_id, nonce = excluded.nonce,
+               ciphertext = excluded.ciphertext, token_mask = excluded.token_mask,
+               seller_id = excluded.seller_id, token_type = excluded.token_type,
+               categories = excluded.categories, read_only = excluded.read_only,
+               test_token = excluded.test_token, expires_at = excluded.expires_at,
+               status = 'active', last_verified_at = excluded.last_verified_at,
+               last_error_code = null, last_error = null, updated_at = now()
+           returning id, token_mask, seller_id, token_type, categories, read_only, test_token,
+                     expires_at, status as "status: CredentialStatus", last_verified_at,
+                     last_error_code, last_error, created_at, updated_at"#,
+        c.id,
+        c.sealed.key_id,
+        c.sealed.nonce,
+        c.sealed.ciphertext,
+        c.mask,
+        c.facts.seller_id,
+        c.facts.token_type.name(),
+        &categories as &[&str],
+        c.facts.read_only,
+        c.facts.test,
+        c.facts.expires_at,
+        c.verified_at,
     )
-    .bind(c.id)
-    .bind(&c.sealed.key_id)
-    .bind(&c.sealed.nonce)
-    .bind(&c.sealed.ciphertext)
-    .bind(c.mask)
-    .bind(&c.facts.seller_id)
-    .bind(c.facts.token_type.name())
-    .bind(categories)
-    .bind(c.facts.read_only)
-    .bind(c.facts.test)
-    .bind(c.facts.expires_at)
-    .bind(c.verified_at)
     .fetch_one(&mut **tx)
     .await
 }
 
 pub async fn info(tx: &mut Tx) -> sqlx::Result<Option<CredentialInfo>> {
-    sqlx::query_as(
-        "select id, token_mask, seller_id, token_type, categories, read_only, test_token,
-                expires_at, status, last_verified_at, last_error_code, last_error,
-                created_at, updated_at
-           from wb_credentials",
+    sqlx::query_as!(
+        CredentialInfo,
+        r#"select id, token_mask, seller_id, token_type, categories, read_only, test_token,
+                  expires_at, status as "status: CredentialStatus", last_verified_at,
+                  last_error_code, last_error, created_at, updated_at
+             from wb_credentials"#
     )
     .fetch_optional(&mut **tx)
     .await
 }
 
 pub async fn sealed(tx: &mut Tx) -> sqlx::Result<Option<StoredCredential>> {
-    let row: Option<SealedRow> = sqlx::query_as(
-        "select id, tenant_id, key_id, nonce, ciphertext, status from wb_credentials",
+    let row = sqlx::query_as!(
+        SealedRow,
+        r#"select id, tenant_id as "tenant_id: TenantId", key_id, nonce, ciphertext,
+                  status as "status: CredentialStatus"
+             from wb_credentials"#
     )
     .fetch_optional(&mut **tx)
     .await?;
@@ -145,33 +149,33 @@ pub async fn sealed(tx: &mut Tx) -> sqlx::Result<Option<StoredCredential>> {
 
 /// WB refused the token (401): stop syncing until it is replaced.
 pub async fn mark_invalid(tx: &mut Tx, id: Uuid, code: &str, message: &str) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update wb_credentials set status = 'invalid', last_error_code = $2, last_error = $3,
                 updated_at = now()
           where id = $1",
+        id,
+        code,
+        message,
     )
-    .bind(id)
-    .bind(code)
-    .bind(message)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
 pub async fn mark_verified(tx: &mut Tx, id: Uuid) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update wb_credentials set last_verified_at = now(), last_error_code = null,
                 last_error = null
           where id = $1 and status = 'active'",
+        id
     )
-    .bind(id)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
 pub async fn delete(tx: &mut Tx) -> sqlx::Result<bool> {
-    let done = sqlx::query("delete from wb_credentials")
+    let done = sqlx::query!("delete from wb_credentials")
         .execute(&mut **tx)
         .await?;
     Ok(done.rows_affected() > 0)
@@ -183,12 +187,15 @@ pub async fn sealed_under_other_keys(
     key_id: &str,
     limit: i64,
 ) -> sqlx::Result<Vec<(Uuid, TenantId, Sealed)>> {
-    let rows: Vec<SealedRow> = sqlx::query_as(
-        "select id, tenant_id, key_id, nonce, ciphertext, status from wb_credentials
-          where key_id <> $1 order by id limit $2",
+    let rows = sqlx::query_as!(
+        SealedRow,
+        r#"select id, tenant_id as "tenant_id: TenantId", key_id, nonce, ciphertext,
+                  status as "status: CredentialStatus"
+             from wb_credentials
+            where key_id <> $1 order by id limit $2"#,
+        key_id,
+        limit,
     )
-    .bind(key_id)
-    .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
     Ok(rows
@@ -205,16 +212,16 @@ pub async fn reseal(
     old: &Sealed,
     new: &Sealed,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update wb_credentials set key_id = $2, nonce = $3, ciphertext = $4
           where id = $1 and key_id = $5 and nonce = $6",
+        id,
+        new.key_id,
+        new.nonce,
+        new.ciphertext,
+        old.key_id,
+        old.nonce,
     )
-    .bind(id)
-    .bind(&new.key_id)
-    .bind(&new.nonce)
-    .bind(&new.ciphertext)
-    .bind(&old.key_id)
-    .bind(&old.nonce)
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -16,9 +16,11 @@ use std::str::FromStr;
     Ord,
     Serialize,
     Deserialize,
+    sqlx::Type,
     utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum Plan {
     Starter,
     Pro,

@@ -45,7 +45,9 @@ pub async fn live() -> Json<Health> {
 pub async fn ready(State(state): State<AppState>) -> Response {
     let (postgres, redis, migrations) = tokio::join!(
         check(async {
-            sqlx::query("select 1").execute(&state.db).await?;
+            sqlx::query_scalar!(r#"select 1 as "ok!""#)
+                .fetch_one(&state.db)
+                .await?;
             Ok(())
         }),
         check(kv::ping(&state.redis)),

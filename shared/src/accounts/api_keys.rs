@@ -7,32 +7,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum KeyScope {
     /// GET requests only.
     Read,
     /// Also starts syncs and other member-level writes.
     ReadWrite,
-}
-
-impl KeyScope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyScope::Read => "read",
-            KeyScope::ReadWrite => "read_write",
-        }
-    }
-
-    fn parse(s: &str) -> sqlx::Result<Self> {
-        match s {
-            "read" => Ok(KeyScope::Read),
-            "read_write" => Ok(KeyScope::ReadWrite),
-            other => Err(sqlx::Error::Decode(
-                format!("unknown key scope {other:?}").into(),
-            )),
-        }
-    }
 }
 
 /// A key as its owners see it: never the key itself.
@@ -49,35 +33,6 @@ pub struct ApiKey {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: Uuid,
-    name: String,
-    scope: String,
-    hint: String,
-    created_by: Option<UserId>,
-    created_at: DateTime<Utc>,
-    last_used_at: Option<DateTime<Utc>>,
-}
-
-impl TryFrom<Row> for ApiKey {
-    type Error = sqlx::Error;
-
-    fn try_from(r: Row) -> sqlx::Result<Self> {
-        Ok(ApiKey {
-            id: r.id,
-            name: r.name,
-            scope: KeyScope::parse(&r.scope)?,
-            hint: r.hint,
-            created_by: r.created_by,
-            created_at: r.created_at,
-            last_used_at: r.last_used_at,
-        })
-    }
-}
-
-const COLUMNS: &str = "id, name, scope, hint, created_by, created_at, last_used_at";
-
 pub struct NewKey<'a> {
     pub tenant: TenantId,
     pub name: &'a str,
@@ -88,59 +43,66 @@ pub struct NewKey<'a> {
 }
 
 pub async fn insert(tx: &mut Tx, key: NewKey<'_>) -> sqlx::Result<ApiKey> {
-    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into api_keys (id, tenant_id, name, scope, key_hash, hint, created_by)
-         values ($1, $2, $3, $4, $5, $6, $7) returning {COLUMNS}"
-    )))
-    .bind(Uuid::now_v7())
-    .bind(key.tenant)
-    .bind(key.name)
-    .bind(key.scope.as_str())
-    .bind(key.key_hash)
-    .bind(key.hint)
-    .bind(key.created_by)
+    sqlx::query_as!(
+        ApiKey,
+        r#"insert into api_keys (id, tenant_id, name, scope, key_hash, hint, created_by)
+           values ($1, $2, $3, $4, $5, $6, $7)
+           returning id, name, scope as "scope: KeyScope", hint,
+                     created_by as "created_by: UserId", created_at, last_used_at"#,
+        Uuid::now_v7(),
+        key.tenant as TenantId,
+        key.name,
+        key.scope as KeyScope,
+        key.key_hash,
+        key.hint,
+        key.created_by as UserId,
+    )
     .fetch_one(&mut **tx)
-    .await?;
-    row.try_into()
+    .await
 }
 
 /// The tenant's keys that still work, oldest first.
 pub async fn list(tx: &mut Tx) -> sqlx::Result<Vec<ApiKey>> {
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from api_keys where revoked_at is null order by created_at, id"
-    )))
+    sqlx::query_as!(
+        ApiKey,
+        r#"select id, name, scope as "scope: KeyScope", hint,
+                  created_by as "created_by: UserId", created_at, last_used_at
+             from api_keys where revoked_at is null order by created_at, id"#
+    )
     .fetch_all(&mut **tx)
-    .await?;
-    rows.into_iter().map(TryInto::try_into).collect()
+    .await
 }
 
 /// Revokes a key; false if the tenant has no such working key.
 pub async fn revoke(tx: &mut Tx, id: Uuid) -> sqlx::Result<bool> {
-    let done =
-        sqlx::query("update api_keys set revoked_at = now() where id = $1 and revoked_at is null")
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
+    let done = sqlx::query!(
+        "update api_keys set revoked_at = now() where id = $1 and revoked_at is null",
+        id
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// The working key with this digest, and notes its use (at most once a minute, so a busy
 /// integration does not write on every call).
 pub async fn authenticate(tx: &mut Tx, key_hash: &[u8]) -> sqlx::Result<Option<(Uuid, KeyScope)>> {
-    let found: Option<(Uuid, String)> =
-        sqlx::query_as("select id, scope from api_keys where key_hash = $1 and revoked_at is null")
-            .bind(key_hash)
-            .fetch_optional(&mut **tx)
-            .await?;
-    let Some((id, scope)) = found else {
+    let found = sqlx::query!(
+        r#"select id, scope as "scope: KeyScope" from api_keys
+            where key_hash = $1 and revoked_at is null"#,
+        key_hash
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(found) = found else {
         return Ok(None);
     };
-    sqlx::query(
+    sqlx::query!(
         "update api_keys set last_used_at = now()
           where id = $1 and (last_used_at is null or last_used_at < now() - interval '1 minute')",
+        found.id
     )
-    .bind(id)
     .execute(&mut **tx)
     .await?;
-    Ok(Some((id, KeyScope::parse(&scope)?)))
+    Ok(Some((found.id, found.scope)))
 }

@@ -11,19 +11,6 @@ pub struct Invitation {
     pub expires_at: DateTime<Utc>,
 }
 
-type Row = (InvitationId, String, String, DateTime<Utc>);
-
-fn from_row((id, email, role, expires_at): Row) -> sqlx::Result<Invitation> {
-    Ok(Invitation {
-        id,
-        email,
-        role: role
-            .parse()
-            .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
-        expires_at,
-    })
-}
-
 pub struct NewInvitation<'a> {
     pub email: &'a str,
     pub role: Role,
@@ -34,32 +21,32 @@ pub struct NewInvitation<'a> {
 
 /// Inserts into the scope's tenant.
 pub async fn insert(tx: &mut Tx, inv: NewInvitation<'_>) -> sqlx::Result<Invitation> {
-    let row: Row = sqlx::query_as(
-        "insert into invitations (id, tenant_id, email, role, token_hash, invited_by, expires_at)
-         values ($1, app_current_tenant(), $2, $3, $4, $5, $6)
-         returning id, email, role, expires_at",
+    sqlx::query_as!(
+        Invitation,
+        r#"insert into invitations (id, tenant_id, email, role, token_hash, invited_by, expires_at)
+           values ($1, app_current_tenant(), $2, $3, $4, $5, $6)
+           returning id as "id: InvitationId", email, role as "role: Role", expires_at"#,
+        InvitationId::new() as InvitationId,
+        inv.email,
+        inv.role as Role,
+        inv.token_hash,
+        inv.invited_by as UserId,
+        inv.expires_at,
     )
-    .bind(InvitationId::new())
-    .bind(inv.email)
-    .bind(inv.role.as_str())
-    .bind(inv.token_hash)
-    .bind(inv.invited_by)
-    .bind(inv.expires_at)
     .fetch_one(&mut **tx)
-    .await?;
-    from_row(row)
+    .await
 }
 
 /// Marks a live invitation accepted and returns it; `None` if unknown, used or expired.
 /// Single use is guaranteed by the conditional update, even under concurrent accepts.
 pub async fn accept(tx: &mut Tx, token_hash: &[u8]) -> sqlx::Result<Option<Invitation>> {
-    let row: Option<Row> = sqlx::query_as(
-        "update invitations set accepted_at = now()
-          where token_hash = $1 and accepted_at is null and expires_at > now()
-          returning id, email, role, expires_at",
+    sqlx::query_as!(
+        Invitation,
+        r#"update invitations set accepted_at = now()
+            where token_hash = $1 and accepted_at is null and expires_at > now()
+            returning id as "id: InvitationId", email, role as "role: Role", expires_at"#,
+        token_hash
     )
-    .bind(token_hash)
     .fetch_optional(&mut **tx)
-    .await?;
-    row.map(from_row).transpose()
+    .await
 }

@@ -2,8 +2,12 @@ use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
 /// A member's role in a tenant, from most to least powerful.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Stored as `text` (`owner`, `admin`, `member`, `viewer`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, sqlx::Type,
+)]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Role {
     Viewer,
     Member,

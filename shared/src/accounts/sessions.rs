@@ -16,16 +16,16 @@ pub struct NewSession<'a> {
 }
 
 pub async fn insert(tx: &mut Tx, s: NewSession<'_>) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into refresh_tokens (id, tenant_id, user_id, family_id, token_hash, expires_at)
          values ($1, $2, $3, $4, $5, $6)",
+        Uuid::now_v7(),
+        s.tenant as TenantId,
+        s.user as UserId,
+        s.family,
+        s.token_hash,
+        s.expires_at,
     )
-    .bind(Uuid::now_v7())
-    .bind(s.tenant)
-    .bind(s.user)
-    .bind(s.family)
-    .bind(s.token_hash)
-    .bind(s.expires_at)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -41,7 +41,6 @@ pub enum Redeemed {
     Invalid,
 }
 
-#[derive(sqlx::FromRow)]
 struct StoredToken {
     user_id: UserId,
     family_id: Uuid,
@@ -52,11 +51,12 @@ struct StoredToken {
 
 /// Marks a refresh token used, or revokes its family if it was used before.
 pub async fn redeem(tx: &mut Tx, token_hash: &[u8]) -> sqlx::Result<Redeemed> {
-    let row: Option<StoredToken> = sqlx::query_as(
-        "select user_id, family_id, expires_at, used_at, revoked_at
-           from refresh_tokens where token_hash = $1 for update",
+    let row = sqlx::query_as!(
+        StoredToken,
+        r#"select user_id as "user_id: UserId", family_id, expires_at, used_at, revoked_at
+             from refresh_tokens where token_hash = $1 for update"#,
+        token_hash
     )
-    .bind(token_hash)
     .fetch_optional(&mut **tx)
     .await?;
     let Some(row) = row else {
@@ -69,10 +69,12 @@ pub async fn redeem(tx: &mut Tx, token_hash: &[u8]) -> sqlx::Result<Redeemed> {
         revoke_family(tx, row.family_id).await?;
         return Ok(Redeemed::Reused);
     }
-    sqlx::query("update refresh_tokens set used_at = now() where token_hash = $1")
-        .bind(token_hash)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        "update refresh_tokens set used_at = now() where token_hash = $1",
+        token_hash
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(Redeemed::Valid {
         user: row.user_id,
         family: row.family_id,
@@ -80,10 +82,10 @@ pub async fn redeem(tx: &mut Tx, token_hash: &[u8]) -> sqlx::Result<Redeemed> {
 }
 
 pub async fn revoke_family(tx: &mut Tx, family: Uuid) -> sqlx::Result<u64> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update refresh_tokens set revoked_at = now() where family_id = $1 and revoked_at is null",
+        family
     )
-    .bind(family)
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected())
@@ -91,8 +93,10 @@ pub async fn revoke_family(tx: &mut Tx, family: Uuid) -> sqlx::Result<u64> {
 
 /// The family of a token, used by logout.
 pub async fn family_of(tx: &mut Tx, token_hash: &[u8]) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar("select family_id from refresh_tokens where token_hash = $1")
-        .bind(token_hash)
-        .fetch_optional(&mut **tx)
-        .await
+    sqlx::query_scalar!(
+        "select family_id from refresh_tokens where token_hash = $1",
+        token_hash
+    )
+    .fetch_optional(&mut **tx)
+    .await
 }

@@ -2,7 +2,7 @@ use crate::ids::UserId;
 use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 
-#[derive(Clone, sqlx::FromRow)]
+#[derive(Clone)]
 pub struct User {
     pub id: UserId,
     pub email: String,
@@ -30,25 +30,37 @@ pub async fn insert(
     email: &str,
     password_hash: &str,
 ) -> sqlx::Result<User> {
-    sqlx::query_as("insert into users (id, email, password_hash) values ($1, $2, $3) returning *")
-        .bind(id)
-        .bind(email)
-        .bind(password_hash)
-        .fetch_one(&mut **tx)
-        .await
+    sqlx::query_as!(
+        User,
+        r#"insert into users (id, email, password_hash) values ($1, $2, $3)
+           returning id as "id: UserId", email, password_hash, created_at"#,
+        id as UserId,
+        email,
+        password_hash,
+    )
+    .fetch_one(&mut **tx)
+    .await
 }
 
 /// Needs a `Scope::login(email)` transaction.
 pub async fn by_email(tx: &mut Tx, email: &str) -> sqlx::Result<Option<User>> {
-    sqlx::query_as("select * from users where lower(email) = lower($1)")
-        .bind(email)
-        .fetch_optional(&mut **tx)
-        .await
+    sqlx::query_as!(
+        User,
+        r#"select id as "id: UserId", email, password_hash, created_at
+             from users where lower(email) = lower($1)"#,
+        email
+    )
+    .fetch_optional(&mut **tx)
+    .await
 }
 
 pub async fn by_id(tx: &mut Tx, id: UserId) -> sqlx::Result<Option<User>> {
-    sqlx::query_as("select * from users where id = $1")
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await
+    sqlx::query_as!(
+        User,
+        r#"select id as "id: UserId", email, password_hash, created_at
+             from users where id = $1"#,
+        id as UserId
+    )
+    .fetch_optional(&mut **tx)
+    .await
 }

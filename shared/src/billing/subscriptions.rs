@@ -9,8 +9,9 @@ use serde::Serialize;
 use std::str::FromStr;
 
 /// What the subscription allows right now (decided by SQL `subscription_access`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum Access {
     /// Trialing or paid: the plan's limits.
     Full,
@@ -23,19 +24,6 @@ pub enum Access {
 impl Access {
     pub fn can_sync(self) -> bool {
         self != Access::ReadOnly
-    }
-}
-
-impl FromStr for Access {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "full" => Ok(Access::Full),
-            "grace" => Ok(Access::Grace),
-            "read_only" => Ok(Access::ReadOnly),
-            other => Err(format!("unknown access {other:?}")),
-        }
     }
 }
 
@@ -81,27 +69,6 @@ impl FromStr for SubscriptionStatus {
             other => return Err(format!("unknown Stripe subscription status {other:?}")),
         })
     }
-}
-
-#[derive(Clone, Debug, sqlx::FromRow)]
-struct Row {
-    plan: String,
-    billed_plan: String,
-    status: SubscriptionStatus,
-    access: String,
-    trial_ends_at: Option<DateTime<Utc>>,
-    current_period_start: Option<DateTime<Utc>>,
-    current_period_end: Option<DateTime<Utc>>,
-    cancel_at_period_end: bool,
-    past_due_since: Option<DateTime<Utc>>,
-    stripe_customer_id: Option<String>,
-    stripe_subscription_id: Option<String>,
-    downgrade_from: Option<String>,
-    downgrade_at: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    grace_ends_at: Option<DateTime<Utc>>,
-    read_at: DateTime<Utc>,
 }
 
 /// A tenant's subscription as the product sees it.
@@ -153,76 +120,73 @@ impl TenantSubscription {
     pub fn has_live_stripe_subscription(&self) -> bool {
         self.stripe_subscription_id.is_some() && !self.status.is_terminal()
     }
-
-    fn from_row(r: Row) -> sqlx::Result<Self> {
-        let decode = |e: String| sqlx::Error::Decode(e.into());
-        Ok(Self {
-            plan: r.plan.parse().map_err(decode)?,
-            billed_plan: r.billed_plan.parse().map_err(decode)?,
-            access: r.access.parse().map_err(decode)?,
-            status: r.status,
-            trial_ends_at: r.trial_ends_at,
-            current_period_start: r.current_period_start,
-            current_period_end: r.current_period_end,
-            cancel_at_period_end: r.cancel_at_period_end,
-            past_due_since: r.past_due_since,
-            stripe_customer_id: r.stripe_customer_id,
-            stripe_subscription_id: r.stripe_subscription_id,
-            downgrade_at: r.downgrade_from.and(r.downgrade_at),
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-            grace_ends_at: r.grace_ends_at,
-            read_at: r.read_at,
-        })
-    }
 }
 
-const SELECT: &str = "select subscription_plan(plan, downgrade_from, downgrade_at, now()) as plan,
-        plan as billed_plan, status,
-        subscription_access(status, trial_ends_at, past_due_since, now()) as access,
-        trial_ends_at, current_period_start, current_period_end, cancel_at_period_end,
-        past_due_since, stripe_customer_id, stripe_subscription_id, downgrade_from,
-        downgrade_at, created_at, updated_at,
-        subscription_grace_ends_at(status, past_due_since, now()) as grace_ends_at,
-        clock_timestamp() as read_at
-   from subscriptions";
+// `current` and `lock` read the same columns (a checked macro takes a literal, so the list
+// is written out in both).
 
 /// The scope's tenant's subscription.
 pub async fn current(tx: &mut Tx) -> sqlx::Result<TenantSubscription> {
-    let row: Row = sqlx::query_as(SELECT).fetch_one(&mut **tx).await?;
-    TenantSubscription::from_row(row)
+    sqlx::query_as!(
+        TenantSubscription,
+        r#"select subscription_plan(plan, downgrade_from, downgrade_at, now()) as "plan!: Plan",
+                  plan as "billed_plan: Plan", status as "status: SubscriptionStatus",
+                  subscription_access(status, trial_ends_at, past_due_since, now())
+                      as "access!: Access",
+                  trial_ends_at, current_period_start, current_period_end, cancel_at_period_end,
+                  past_due_since, stripe_customer_id, stripe_subscription_id,
+                  case when downgrade_from is not null then downgrade_at end as downgrade_at,
+                  created_at, updated_at,
+                  subscription_grace_ends_at(status, past_due_since, now()) as grace_ends_at,
+                  clock_timestamp() as "read_at!"
+             from subscriptions"#
+    )
+    .fetch_one(&mut **tx)
+    .await
 }
 
 /// The same, locking the row until the transaction ends: every change to a tenant's
 /// subscription goes through this, so concurrent webhooks apply one after another and the
 /// last to commit wrote the newest state it read from Stripe.
 pub async fn lock(tx: &mut Tx) -> sqlx::Result<TenantSubscription> {
-    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} for update")))
-        .fetch_one(&mut **tx)
-        .await?;
-    TenantSubscription::from_row(row)
+    sqlx::query_as!(
+        TenantSubscription,
+        r#"select subscription_plan(plan, downgrade_from, downgrade_at, now()) as "plan!: Plan",
+                  plan as "billed_plan: Plan", status as "status: SubscriptionStatus",
+                  subscription_access(status, trial_ends_at, past_due_since, now())
+                      as "access!: Access",
+                  trial_ends_at, current_period_start, current_period_end, cancel_at_period_end,
+                  past_due_since, stripe_customer_id, stripe_subscription_id,
+                  case when downgrade_from is not null then downgrade_at end as downgrade_at,
+                  created_at, updated_at,
+                  subscription_grace_ends_at(status, past_due_since, now()) as grace_ends_at,
+                  clock_timestamp() as "read_at!"
+             from subscriptions for update"#
+    )
+    .fetch_one(&mut **tx)
+    .await
 }
 
 /// Links the tenant to a Stripe customer unless it already has one; returns the customer
 /// the tenant is linked to afterwards (another request's, if it won the race).
 pub async fn set_customer(tx: &mut Tx, customer: &str) -> sqlx::Result<String> {
-    sqlx::query_scalar(
-        "update subscriptions
-            set stripe_customer_id = coalesce(stripe_customer_id, $1), updated_at = now()
-         returning stripe_customer_id",
+    sqlx::query_scalar!(
+        r#"update subscriptions
+              set stripe_customer_id = coalesce(stripe_customer_id, $1), updated_at = now()
+           returning stripe_customer_id as "stripe_customer_id!""#,
+        customer
     )
-    .bind(customer)
     .fetch_one(&mut **tx)
     .await
 }
 
 /// Keeps `from`'s limits until `at` although the lower plan is billed from then on.
 pub async fn schedule_downgrade(tx: &mut Tx, from: Plan, at: DateTime<Utc>) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update subscriptions set downgrade_from = $1, downgrade_at = $2, updated_at = now()",
+        from as Plan,
+        at,
     )
-    .bind(from.as_str())
-    .bind(at)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -247,7 +211,7 @@ pub async fn apply(
     let (period_start, period_end) = sub.period();
     let new_plan = plan.unwrap_or(before.billed_plan);
     let keep_downgrade = before.downgrade_at.is_some() && new_plan < before.plan;
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update subscriptions set
             status = $1, plan = $2, stripe_subscription_id = $3, stripe_price_id = $4,
             stripe_customer_id = coalesce(stripe_customer_id, $5),
@@ -258,18 +222,18 @@ pub async fn apply(
             downgrade_at = case when $10 then downgrade_at end,
             stripe_read_at = $11, updated_at = now()
           where stripe_read_at is null or stripe_read_at < $11",
+        status as SubscriptionStatus,
+        new_plan as Plan,
+        sub.id,
+        sub.price_id(),
+        sub.customer,
+        sub.trial_end(),
+        period_start,
+        period_end,
+        sub.cancel_at_period_end,
+        keep_downgrade,
+        stripe_read_at,
     )
-    .bind(status)
-    .bind(new_plan.as_str())
-    .bind(&sub.id)
-    .bind(sub.price_id())
-    .bind(&sub.customer)
-    .bind(sub.trial_end())
-    .bind(period_start)
-    .bind(period_end)
-    .bind(sub.cancel_at_period_end)
-    .bind(keep_downgrade)
-    .bind(stripe_read_at)
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -264,11 +264,9 @@ impl Count {
 
 async fn used_in_db(db: &PgPool, tenant: TenantId, start: DateTime<Utc>) -> sqlx::Result<i64> {
     let mut tx = tenancy::begin(db, Scope::tenant(tenant)).await?;
-    let used: Option<i64> =
-        sqlx::query_scalar("select calls from api_usage where period_start = $1")
-            .bind(start)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let used = sqlx::query_scalar!("select calls from api_usage where period_start = $1", start)
+        .fetch_optional(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(used.unwrap_or(0))
 }
@@ -280,14 +278,14 @@ async fn persist(
     used: i64,
 ) -> sqlx::Result<()> {
     let mut tx = tenancy::begin(db, Scope::tenant(tenant)).await?;
-    sqlx::query(
+    sqlx::query!(
         "insert into api_usage (tenant_id, period_start, calls) values ($1, $2, $3)
          on conflict (tenant_id, period_start)
          do update set calls = greatest(api_usage.calls, excluded.calls), updated_at = now()",
+        tenant as TenantId,
+        start,
+        used,
     )
-    .bind(tenant)
-    .bind(start)
-    .bind(used)
     .execute(&mut *tx)
     .await?;
     tx.commit().await
@@ -295,14 +293,14 @@ async fn persist(
 
 async fn add_in_db(db: &PgPool, tenant: TenantId, start: DateTime<Utc>) -> sqlx::Result<i64> {
     let mut tx = tenancy::begin(db, Scope::tenant(tenant)).await?;
-    let used: i64 = sqlx::query_scalar(
+    let used = sqlx::query_scalar!(
         "insert into api_usage (tenant_id, period_start, calls) values ($1, $2, 1)
          on conflict (tenant_id, period_start)
          do update set calls = api_usage.calls + 1, updated_at = now()
          returning calls",
+        tenant as TenantId,
+        start,
     )
-    .bind(tenant)
-    .bind(start)
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -311,18 +309,19 @@ async fn add_in_db(db: &PgPool, tenant: TenantId, start: DateTime<Utc>) -> sqlx:
 
 /// Products the tenant tracks now.
 pub async fn products_tracked(tx: &mut tenancy::Tx) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from products")
+    sqlx::query_scalar!(r#"select count(*) as "count!" from products"#)
         .fetch_one(&mut **tx)
         .await
 }
 
 /// Syncs queued since `since` (all, and started by hand).
 pub async fn syncs_since(tx: &mut tenancy::Tx, since: DateTime<Utc>) -> sqlx::Result<(i64, i64)> {
-    sqlx::query_as(
-        "select count(*), count(*) filter (where trigger = 'manual')
-           from sync_runs where queued_at >= $1",
+    let counts = sqlx::query!(
+        r#"select count(*) as "all!", count(*) filter (where trigger = 'manual') as "manual!"
+             from sync_runs where queued_at >= $1"#,
+        since
     )
-    .bind(since)
     .fetch_one(&mut **tx)
-    .await
+    .await?;
+    Ok((counts.all, counts.manual))
 }

@@ -48,10 +48,12 @@ pub async fn process(
 ) -> Result<Outcome, BillingError> {
     let tenant = match event.customer() {
         Some(customer) if HANDLED.contains(&event.kind.as_str()) => {
-            sqlx::query_scalar::<_, Option<TenantId>>("select billing_tenant_for_customer($1)")
-                .bind(customer)
-                .fetch_one(db)
-                .await?
+            sqlx::query_scalar!(
+                r#"select billing_tenant_for_customer($1) as "tenant_id: TenantId""#,
+                customer
+            )
+            .fetch_one(db)
+            .await?
         }
         _ => None,
     };
@@ -71,15 +73,15 @@ pub async fn process(
         tracing::info!(event = %event.id, "event about an ended subscription the tenant no longer follows");
     }
     if let Some(kind) = tenant_event_kind(&event.kind) {
-        sqlx::query(
+        sqlx::query!(
             "insert into tenant_events (id, tenant_id, kind, dedupe_key, payload)
              values ($1, $2, $3, $4, jsonb_build_object('stripe_event', $4::text))
              on conflict do nothing",
+            uuid::Uuid::now_v7(),
+            tenant as TenantId,
+            kind,
+            event.id,
         )
-        .bind(uuid::Uuid::now_v7())
-        .bind(tenant)
-        .bind(kind)
-        .bind(&event.id)
         .execute(&mut *tx)
         .await?;
     }
@@ -90,10 +92,12 @@ pub async fn process(
 /// Whether the event was processed before (checked before asking Stripe anything).
 async fn already_recorded(db: &PgPool, tenant: TenantId, event: &Event) -> sqlx::Result<bool> {
     let mut tx = tenancy::begin(db, Scope::tenant(tenant)).await?;
-    let seen: bool = sqlx::query_scalar("select exists(select 1 from stripe_events where id = $1)")
-        .bind(&event.id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let seen = sqlx::query_scalar!(
+        r#"select exists(select 1 from stripe_events where id = $1) as "seen!""#,
+        event.id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(seen)
 }
@@ -109,13 +113,13 @@ fn tenant_event_kind(stripe_type: &str) -> Option<&'static str> {
 }
 
 async fn record(tx: &mut tenancy::Tx, event: &Event, outcome: Outcome) -> sqlx::Result<bool> {
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "insert into stripe_events (id, type, outcome) values ($1, $2, $3)
          on conflict (id) do nothing",
+        event.id,
+        event.kind,
+        outcome.as_str(),
     )
-    .bind(&event.id)
-    .bind(&event.kind)
-    .bind(outcome.as_str())
     .execute(&mut **tx)
     .await?;
     Ok(inserted.rows_affected() == 1)

@@ -3,7 +3,7 @@ use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Change {
     pub recorded_at: DateTime<Utc>,
     pub chrt_id: i64,
@@ -27,24 +27,27 @@ pub async fn page(
         Some((at, kind, wh, chrt)) => (Some(at), Some(kind), Some(wh), Some(chrt)),
         None => (None, None, None, None),
     };
-    sqlx::query_as(
-        "select recorded_at, chrt_id, kind, warehouse_id, quantity, previous
-           from stock_history
-          where nm_id = $1
-            and ($2::timestamptz is null or recorded_at >= $2)
-            and ($3::timestamptz is null or recorded_at < $3)
-            and ($4::timestamptz is null or (recorded_at, kind, warehouse_id, chrt_id) > ($4, $5, $6, $7))
-          order by recorded_at, kind, warehouse_id, chrt_id
-          limit $8",
+    sqlx::query_as!(
+        Change,
+        r#"select recorded_at, chrt_id, kind as "kind: WarehouseKind", warehouse_id, quantity,
+                  previous
+             from stock_history
+            where nm_id = $1
+              and ($2::timestamptz is null or recorded_at >= $2)
+              and ($3::timestamptz is null or recorded_at < $3)
+              and ($4::timestamptz is null
+                   or (recorded_at, kind, warehouse_id, chrt_id) > ($4, $5, $6, $7))
+            order by recorded_at, kind, warehouse_id, chrt_id
+            limit $8"#,
+        nm_id,
+        from,
+        to,
+        a_at,
+        a_kind as Option<WarehouseKind>,
+        a_wh,
+        a_chrt,
+        i64::from(limit),
     )
-    .bind(nm_id)
-    .bind(from)
-    .bind(to)
-    .bind(a_at)
-    .bind(a_kind)
-    .bind(a_wh)
-    .bind(a_chrt)
-    .bind(i64::from(limit))
     .fetch_all(&mut **tx)
     .await
 }

@@ -79,6 +79,9 @@ pub async fn page(
     after: Option<&Key>,
     limit: u32,
 ) -> sqlx::Result<Vec<StockLine>> {
+    // Really dynamic: which filters apply, the sort order and the keyset condition change the
+    // statement's text, so it cannot be one checked literal. Only fixed SQL fragments are
+    // pushed; every value a caller supplies goes through `push_bind`.
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
         "select s.nm_id, s.chrt_id, p.vendor_code, p.title, p.brand, z.tech_size, z.barcodes,
                 s.kind, s.warehouse_id, w.name as warehouse_name, s.quantity,

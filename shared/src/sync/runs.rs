@@ -38,7 +38,7 @@ pub enum Trigger {
 }
 
 /// One sync: what it did or why it failed.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct SyncRun {
     pub id: Uuid,
     pub trigger: Trigger,
@@ -69,11 +69,8 @@ pub struct SyncRun {
     pub product_limit_reached: bool,
 }
 
-const COLUMNS: &str =
-    "id, trigger, status, attempts, queued_at, started_at, finished_at, duration_ms,
-    products, sizes, warehouses, stock_rows, stock_changes, history_rows, wb_requests,
-    wb_rate_limited, stock_source, error_code, error_message, product_limit,
-    product_limit_reached";
+// Every query returning a `SyncRun` lists its columns (a checked macro takes a literal,
+// not a constant); the macro checks each list against the struct.
 
 /// A count for an `integer` column: counts that large do not happen, and if one did the
 /// column would say "at least this many" rather than wrap to a negative number.
@@ -96,13 +93,18 @@ pub(crate) async fn queue(
     tenant: TenantId,
     trigger: Trigger,
 ) -> sqlx::Result<SyncRun> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into sync_runs (id, tenant_id, trigger, status)
-         values ($1, $2, $3, 'queued') returning {COLUMNS}"
-    )))
-    .bind(Uuid::now_v7())
-    .bind(tenant)
-    .bind(trigger)
+    sqlx::query_as!(
+        SyncRun,
+        r#"insert into sync_runs (id, tenant_id, trigger, status)
+           values ($1, $2, $3, 'queued')
+           returning id, trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
+                     queued_at, started_at, finished_at, duration_ms, products, sizes, warehouses,
+                     stock_rows, stock_changes, history_rows, wb_requests, wb_rate_limited,
+                     stock_source, error_code, error_message, product_limit, product_limit_reached"#,
+        Uuid::now_v7(),
+        tenant as TenantId,
+        trigger as Trigger,
+    )
     .fetch_one(&mut **tx)
     .await
 }
@@ -110,14 +112,14 @@ pub(crate) async fn queue(
 /// Marks a run started and counts the attempt. `None` when the run is already finished
 /// (a redelivered job), which the caller treats as done.
 pub async fn start(tx: &mut Tx, id: Uuid, worker: &str) -> sqlx::Result<Option<i32>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "update sync_runs set status = 'running', attempts = attempts + 1,
                 started_at = clock_timestamp(), worker = $2
           where id = $1 and status in ('queued', 'running')
           returning attempts",
+        id,
+        worker,
     )
-    .bind(id)
-    .bind(worker)
     .fetch_optional(&mut **tx)
     .await
 }
@@ -131,12 +133,12 @@ pub async fn note_product_limit(
     limit: i64,
     reached: bool,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update sync_runs set product_limit = $2, product_limit_reached = $3 where id = $1",
+        id,
+        count(limit),
+        reached,
     )
-    .bind(id)
-    .bind(count(limit))
-    .bind(reached)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -150,25 +152,25 @@ pub async fn succeed(
     source: Option<&str>,
     note: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update sync_runs set status = 'succeeded', finished_at = clock_timestamp(),
                 duration_ms = (extract(epoch from clock_timestamp() - started_at) * 1000)::bigint,
                 products = $2, sizes = $3, warehouses = $4, stock_rows = $5,
                 stock_changes = $6, history_rows = $7, wb_requests = $8, wb_rate_limited = $9,
                 stock_source = $10, error_code = null, error_message = $11
           where id = $1",
+        id,
+        count(applied.products),
+        count(applied.sizes),
+        count(applied.warehouses),
+        count(applied.stock_rows),
+        count(applied.stock_changes),
+        count(applied.history_rows),
+        count(wb.requests),
+        count(wb.rate_limited),
+        source,
+        note,
     )
-    .bind(id)
-    .bind(count(applied.products))
-    .bind(count(applied.sizes))
-    .bind(count(applied.warehouses))
-    .bind(count(applied.stock_rows))
-    .bind(count(applied.stock_changes))
-    .bind(count(applied.history_rows))
-    .bind(count(wb.requests))
-    .bind(count(wb.rate_limited))
-    .bind(source)
-    .bind(note)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -181,17 +183,17 @@ pub async fn fail(
     message: &str,
     wb: WbCounts,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update sync_runs set status = 'failed', finished_at = clock_timestamp(),
                 duration_ms = (extract(epoch from clock_timestamp() - coalesce(started_at, queued_at)) * 1000)::bigint,
                 error_code = $2, error_message = $3, wb_requests = $4, wb_rate_limited = $5
           where id = $1",
+        id,
+        code,
+        message,
+        count(wb.requests),
+        count(wb.rate_limited),
     )
-    .bind(id)
-    .bind(code)
-    .bind(message)
-    .bind(count(wb.requests))
-    .bind(count(wb.rate_limited))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -199,21 +201,26 @@ pub async fn fail(
 
 /// Records why an attempt broke off (the job will be retried); returns the attempts so far.
 pub async fn note_attempt_error(tx: &mut Tx, id: Uuid, message: &str) -> sqlx::Result<Option<i32>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "update sync_runs set error_code = 'attempt_failed', error_message = $2
           where id = $1 and status = 'running' returning attempts",
+        id,
+        message,
     )
-    .bind(id)
-    .bind(message)
     .fetch_optional(&mut **tx)
     .await
 }
 
 pub async fn get(tx: &mut Tx, id: Uuid) -> sqlx::Result<Option<SyncRun>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from sync_runs where id = $1"
-    )))
-    .bind(id)
+    sqlx::query_as!(
+        SyncRun,
+        r#"select id, trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
+                  queued_at, started_at, finished_at, duration_ms, products, sizes, warehouses,
+                  stock_rows, stock_changes, history_rows, wb_requests, wb_rate_limited,
+                  stock_source, error_code, error_message, product_limit, product_limit_reached
+             from sync_runs where id = $1"#,
+        id
+    )
     .fetch_optional(&mut **tx)
     .await
 }
@@ -225,33 +232,48 @@ pub async fn page(
     limit: u32,
 ) -> sqlx::Result<Vec<SyncRun>> {
     let (at, id) = after.unzip();
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from sync_runs
-          where $1::timestamptz is null or (queued_at, id) < ($1, $2)
-          order by queued_at desc, id desc limit $3"
-    )))
-    .bind(at)
-    .bind(id)
-    .bind(i64::from(limit))
+    sqlx::query_as!(
+        SyncRun,
+        r#"select id, trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
+                  queued_at, started_at, finished_at, duration_ms, products, sizes, warehouses,
+                  stock_rows, stock_changes, history_rows, wb_requests, wb_rate_limited,
+                  stock_source, error_code, error_message, product_limit, product_limit_reached
+             from sync_runs
+            where $1::timestamptz is null or (queued_at, id) < ($1, $2)
+            order by queued_at desc, id desc limit $3"#,
+        at,
+        id,
+        i64::from(limit),
+    )
     .fetch_all(&mut **tx)
     .await
 }
 
 /// The queued or running run, if any.
 pub async fn active(tx: &mut Tx) -> sqlx::Result<Option<SyncRun>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from sync_runs where status in ('queued', 'running') limit 1"
-    )))
+    sqlx::query_as!(
+        SyncRun,
+        r#"select id, trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
+                  queued_at, started_at, finished_at, duration_ms, products, sizes, warehouses,
+                  stock_rows, stock_changes, history_rows, wb_requests, wb_rate_limited,
+                  stock_source, error_code, error_message, product_limit, product_limit_reached
+             from sync_runs where status in ('queued', 'running') limit 1"#
+    )
     .fetch_optional(&mut **tx)
     .await
 }
 
 pub async fn last_with_status(tx: &mut Tx, status: RunStatus) -> sqlx::Result<Option<SyncRun>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from sync_runs where status = $1
-          order by finished_at desc nulls last, id desc limit 1"
-    )))
-    .bind(status)
+    sqlx::query_as!(
+        SyncRun,
+        r#"select id, trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
+                  queued_at, started_at, finished_at, duration_ms, products, sizes, warehouses,
+                  stock_rows, stock_changes, history_rows, wb_requests, wb_rate_limited,
+                  stock_source, error_code, error_message, product_limit, product_limit_reached
+             from sync_runs where status = $1
+            order by finished_at desc nulls last, id desc limit 1"#,
+        status as RunStatus,
+    )
     .fetch_optional(&mut **tx)
     .await
 }

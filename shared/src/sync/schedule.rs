@@ -9,9 +9,11 @@ use chrono::{DateTime, Utc};
 /// default); None while it is not synced on schedule: no usable token, a read-only
 /// subscription, or a run already queued or running.
 pub async fn next_due_at(tx: &mut Tx) -> sqlx::Result<Option<DateTime<Utc>>> {
-    sqlx::query_scalar("select due_at from sync_schedule(now(), $1)")
-        .bind(Plan::intervals_json())
-        .fetch_optional(&mut **tx)
-        .await
-        .map(Option::flatten)
+    sqlx::query_scalar!(
+        "select due_at from sync_schedule(now(), $1)",
+        Plan::intervals_json()
+    )
+    .fetch_optional(&mut **tx)
+    .await
+    .map(Option::flatten)
 }

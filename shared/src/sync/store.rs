@@ -45,12 +45,15 @@ pub async fn apply(
 
 async fn write_products(tx: &mut Tx, s: &Snapshot, now: DateTime<Utc>) -> sqlx::Result<()> {
     let p = &s.products;
-    sqlx::query(
+    let nm_ids: Vec<i64> = p.iter().map(|r| r.nm_id).collect();
+    sqlx::query!(
         "insert into products (tenant_id, nm_id, imt_id, vendor_code, brand, title, subject_name,
                                wb_updated_at, updated_at)
-         select app_current_tenant(), u.*, $8
+         select app_current_tenant(), u.nm_id, u.imt_id, u.vendor_code, u.brand, u.title,
+                u.subject_name, u.wb_updated_at, $8
            from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
-                       $6::text[], $7::text[]) as u
+                       $6::text[], $7::text[])
+                as u(nm_id, imt_id, vendor_code, brand, title, subject_name, wb_updated_at)
          on conflict (tenant_id, nm_id) do update set
              imt_id = excluded.imt_id, vendor_code = excluded.vendor_code, brand = excluded.brand,
              title = excluded.title, subject_name = excluded.subject_name,
@@ -60,29 +63,24 @@ async fn write_products(tx: &mut Tx, s: &Snapshot, now: DateTime<Utc>) -> sqlx::
                is distinct from
                (excluded.imt_id, excluded.vendor_code, excluded.brand, excluded.title,
                 excluded.subject_name, excluded.wb_updated_at)",
-    )
-    .bind(p.iter().map(|r| r.nm_id).collect::<Vec<_>>())
-    .bind(p.iter().map(|r| r.imt_id).collect::<Vec<_>>())
-    .bind(p.iter().map(|r| r.vendor_code.as_str()).collect::<Vec<_>>())
-    .bind(p.iter().map(|r| r.brand.as_str()).collect::<Vec<_>>())
-    .bind(p.iter().map(|r| r.title.as_str()).collect::<Vec<_>>())
-    .bind(
-        p.iter()
+        &nm_ids,
+        &p.iter().map(|r| r.imt_id).collect::<Vec<_>>() as &[Option<i64>],
+        &p.iter().map(|r| r.vendor_code.as_str()).collect::<Vec<_>>() as &[&str],
+        &p.iter().map(|r| r.brand.as_str()).collect::<Vec<_>>() as &[&str],
+        &p.iter().map(|r| r.title.as_str()).collect::<Vec<_>>() as &[&str],
+        &p.iter()
             .map(|r| r.subject_name.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        p.iter()
+            .collect::<Vec<_>>() as &[&str],
+        &p.iter()
             .map(|r| r.wb_updated_at.as_deref())
-            .collect::<Vec<_>>(),
+            .collect::<Vec<_>>() as &[Option<&str>],
+        now,
     )
-    .bind(now)
     .execute(&mut **tx)
     .await?;
     // Cards gone from WB go too (their sizes by cascade); their stock rows, if WB still
     // reports any, stay until WB stops reporting them.
-    sqlx::query("delete from products where not (nm_id = any($1))")
-        .bind(p.iter().map(|r| r.nm_id).collect::<Vec<_>>())
+    sqlx::query!("delete from products where not (nm_id = any($1))", &nm_ids)
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -98,7 +96,8 @@ async fn write_sizes(tx: &mut Tx, s: &Snapshot) -> sqlx::Result<()> {
         .iter()
         .map(|r| r.barcodes.join(&BARCODE_SEPARATOR.to_string()))
         .collect();
-    sqlx::query(
+    let chrt_ids: Vec<i64> = z.iter().map(|r| r.chrt_id).collect();
+    sqlx::query!(
         "insert into sizes (tenant_id, chrt_id, nm_id, tech_size, wb_size, barcodes)
          select app_current_tenant(), u.chrt_id, u.nm_id, u.tech_size, u.wb_size,
                 string_to_array(u.barcodes, chr(31))
@@ -110,16 +109,15 @@ async fn write_sizes(tx: &mut Tx, s: &Snapshot) -> sqlx::Result<()> {
          where (sizes.nm_id, sizes.tech_size, sizes.wb_size, sizes.barcodes)
                is distinct from
                (excluded.nm_id, excluded.tech_size, excluded.wb_size, excluded.barcodes)",
+        &chrt_ids,
+        &z.iter().map(|r| r.nm_id).collect::<Vec<_>>(),
+        &z.iter().map(|r| r.tech_size.as_str()).collect::<Vec<_>>() as &[&str],
+        &z.iter().map(|r| r.wb_size.as_str()).collect::<Vec<_>>() as &[&str],
+        &barcodes,
     )
-    .bind(z.iter().map(|r| r.chrt_id).collect::<Vec<_>>())
-    .bind(z.iter().map(|r| r.nm_id).collect::<Vec<_>>())
-    .bind(z.iter().map(|r| r.tech_size.as_str()).collect::<Vec<_>>())
-    .bind(z.iter().map(|r| r.wb_size.as_str()).collect::<Vec<_>>())
-    .bind(&barcodes)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("delete from sizes where not (chrt_id = any($1))")
-        .bind(z.iter().map(|r| r.chrt_id).collect::<Vec<_>>())
+    sqlx::query!("delete from sizes where not (chrt_id = any($1))", &chrt_ids)
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -127,19 +125,19 @@ async fn write_sizes(tx: &mut Tx, s: &Snapshot) -> sqlx::Result<()> {
 
 async fn write_warehouses(tx: &mut Tx, s: &Snapshot, now: DateTime<Utc>) -> sqlx::Result<()> {
     let w = &s.warehouses;
-    sqlx::query(
+    sqlx::query!(
         "insert into warehouses (tenant_id, kind, warehouse_id, name, region, is_aggregate, updated_at)
          select app_current_tenant(), u.kind, u.id, u.name, u.region, u.id = -999999, $5
            from unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) as u(kind, id, name, region)
          on conflict (tenant_id, kind, warehouse_id) do update set
              name = excluded.name, region = excluded.region, updated_at = excluded.updated_at
          where (warehouses.name, warehouses.region) is distinct from (excluded.name, excluded.region)",
+        &w.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>() as &[&str],
+        &w.iter().map(|r| r.warehouse_id).collect::<Vec<_>>(),
+        &w.iter().map(|r| r.name.as_str()).collect::<Vec<_>>() as &[&str],
+        &w.iter().map(|r| r.region.as_deref()).collect::<Vec<_>>() as &[Option<&str>],
+        now,
     )
-    .bind(w.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>())
-    .bind(w.iter().map(|r| r.warehouse_id).collect::<Vec<_>>())
-    .bind(w.iter().map(|r| r.name.as_str()).collect::<Vec<_>>())
-    .bind(w.iter().map(|r| r.region.as_deref()).collect::<Vec<_>>())
-    .bind(now)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -147,19 +145,23 @@ async fn write_warehouses(tx: &mut Tx, s: &Snapshot, now: DateTime<Utc>) -> sqlx
 
 async fn remove_vanished_warehouses(tx: &mut Tx, s: &Snapshot) -> sqlx::Result<()> {
     let w = &s.warehouses;
-    sqlx::query(
+    sqlx::query!(
         "delete from warehouses w
           where not exists (select 1 from unnest($1::text[], $2::bigint[]) as u(kind, id)
                              where u.kind = w.kind and u.id = w.warehouse_id)",
+        &w.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>() as &[&str],
+        &w.iter().map(|r| r.warehouse_id).collect::<Vec<_>>(),
     )
-    .bind(w.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>())
-    .bind(w.iter().map(|r| r.warehouse_id).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
 /// Returns (stock rows inserted/changed/removed, history rows written).
+///
+/// These statements stay unchecked (`sqlx::query`, literal text, bound values): they read
+/// the transaction's temporary tables, which do not exist in the database the macros check
+/// against.
 async fn write_stocks(
     tx: &mut Tx,
     run_id: Uuid,
@@ -187,7 +189,8 @@ async fn write_stocks(
     // upsert, so an unchanged sync touches no stock row at all.
     sqlx::query(
         "create temp table changed_stocks on commit drop as
-         select i.*, s.quantity as previous
+         select i.kind, i.warehouse_id, i.chrt_id, i.nm_id, i.quantity, i.in_way_to_client,
+                i.in_way_from_client, s.quantity as previous
            from incoming_stocks i
            left join stocks s on s.kind = i.kind and s.warehouse_id = i.warehouse_id
                              and s.chrt_id = i.chrt_id

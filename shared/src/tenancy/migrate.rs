@@ -21,6 +21,8 @@ pub async fn run(owner_url: &str, app_role: &str) -> anyhow::Result<()> {
     apalis_postgres::PostgresStorage::migrations()
         .run(&mut conn)
         .await?;
+    // Really dynamic: a role is an identifier, which cannot be a bound parameter; the name
+    // is checked above to be a plain lowercase identifier.
     let grants = format!(
         "grant usage on schema public, apalis to {app_role};
          grant select, insert, update, delete on all tables in schema public, apalis to {app_role};
@@ -37,10 +39,9 @@ pub async fn run(owner_url: &str, app_role: &str) -> anyhow::Result<()> {
 
 /// Migrations the code knows about but the database has not applied successfully.
 pub async fn pending(pool: &PgPool) -> sqlx::Result<Vec<i64>> {
-    let applied: Vec<i64> =
-        sqlx::query_scalar("select version from _sqlx_migrations where success")
-            .fetch_all(pool)
-            .await?;
+    let applied = sqlx::query_scalar!("select version from _sqlx_migrations where success")
+        .fetch_all(pool)
+        .await?;
     Ok(MIGRATOR
         .iter()
         .filter(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))

@@ -32,14 +32,16 @@ pub enum RoleError {
 
 /// Refuses to run as a role that could read across tenants.
 pub async fn verify_app_role(pool: &PgPool) -> Result<(), RoleError> {
-    let (role, superuser, bypass, owned): (String, bool, bool, i64) = sqlx::query_as(
-        "select r.rolname::text, r.rolsuper, r.rolbypassrls,
-                (select count(*) from pg_tables t
-                  where t.schemaname = 'public' and t.tableowner = r.rolname)
-           from pg_roles r where r.rolname = current_user",
+    let found = sqlx::query!(
+        r#"select r.rolname::text as "role!", r.rolsuper as "superuser!",
+                  r.rolbypassrls as "bypass!",
+                  (select count(*) from pg_tables t
+                    where t.schemaname = 'public' and t.tableowner = r.rolname) as "owned!"
+             from pg_roles r where r.rolname = current_user"#
     )
     .fetch_one(pool)
     .await?;
+    let (role, superuser, bypass, owned) = (found.role, found.superuser, found.bypass, found.owned);
     if superuser {
         return Err(RoleError::Superuser(role));
     }

@@ -62,15 +62,15 @@ pub async fn begin(pool: &PgPool, scope: Scope) -> sqlx::Result<Tx> {
 /// Replaces the scope of an open transaction, for the few flows that learn who they act
 /// for half-way (accepting an invitation finds the email inside the tenant's scope).
 pub async fn rescope(tx: &mut Tx, scope: Scope) -> sqlx::Result<()> {
-    sqlx::query(
-        "select set_config('app.tenant_id', $1, true),
-                set_config('app.user_id', $2, true),
-                set_config('app.login_email', $3, true)",
+    sqlx::query!(
+        "select set_config('app.tenant_id', $1, true) as tenant,
+                set_config('app.user_id', $2, true) as user,
+                set_config('app.login_email', $3, true) as login_email",
+        scope.tenant.map(|t| t.to_string()).unwrap_or_default(),
+        scope.user.map(|u| u.to_string()).unwrap_or_default(),
+        scope.login_email.unwrap_or_default(),
     )
-    .bind(scope.tenant.map(|t| t.to_string()).unwrap_or_default())
-    .bind(scope.user.map(|u| u.to_string()).unwrap_or_default())
-    .bind(scope.login_email.unwrap_or_default())
-    .execute(&mut **tx)
+    .fetch_one(&mut **tx)
     .await?;
     Ok(())
 }
