@@ -15,10 +15,11 @@ pub struct Reconciled {
 
 /// Re-reads every linked tenant's subscription; one tenant's failure does not stop the rest.
 pub async fn reconcile_all(db: &PgPool, stripe: &StripeApi) -> anyhow::Result<Reconciled> {
-    let tenants: Vec<TenantId> =
-        sqlx::query_scalar("select tenant_id from billing_linked_tenants()")
-            .fetch_all(db)
-            .await?;
+    let tenants = sqlx::query_scalar!(
+        r#"select tenant_id as "tenant_id!: TenantId" from billing_linked_tenants()"#
+    )
+    .fetch_all(db)
+    .await?;
     let mut done = Reconciled::default();
     for tenant in tenants {
         done.checked += 1;

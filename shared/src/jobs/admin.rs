@@ -5,7 +5,7 @@
 use super::SYNC_QUEUE;
 use super::queue::{self, JobStatus};
 use crate::ids::TenantId;
-use crate::sync::runs::Trigger;
+use crate::sync::runs::{RunStatus, Trigger};
 use crate::tenancy::{self, Scope};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -16,11 +16,11 @@ pub async fn depth(conn: &mut PgConnection) -> sqlx::Result<Vec<(JobStatus, i64)
     queue::status_counts(conn, SYNC_QUEUE).await
 }
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct RunLine {
     pub id: Uuid,
     pub tenant_id: Uuid,
-    pub status: String,
+    pub status: RunStatus,
     pub attempts: i32,
     pub worker: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
@@ -44,18 +44,23 @@ pub async fn runs(
     which: RunFilter,
     limit: i64,
 ) -> sqlx::Result<Vec<RunLine>> {
-    let filter = match which {
-        RunFilter::Dead => "error_code = 'dead_lettered'",
-        RunFilter::Failed => "status = 'failed'",
-        RunFilter::Running => "status = 'running'",
+    let (status, dead) = match which {
+        RunFilter::Dead => (None, true),
+        RunFilter::Failed => (Some(RunStatus::Failed), false),
+        RunFilter::Running => (Some(RunStatus::Running), false),
     };
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select id, tenant_id, status, attempts, worker, started_at, finished_at, error_code,
-                error_message
-           from sync_runs where {filter}
-          order by coalesce(finished_at, started_at, queued_at) desc limit $1"
-    )))
-    .bind(limit)
+    sqlx::query_as!(
+        RunLine,
+        r#"select id, tenant_id, status as "status: RunStatus", attempts, worker, started_at,
+                  finished_at, error_code, error_message
+             from sync_runs
+            where ($1::text is null or status = $1)
+              and (not $2 or error_code = 'dead_lettered')
+            order by coalesce(finished_at, started_at, queued_at) desc limit $3"#,
+        status as Option<RunStatus>,
+        dead,
+        limit
+    )
     .fetch_all(conn)
     .await
 }
@@ -63,10 +68,11 @@ pub async fn runs(
 /// Queues a fresh run for the tenant of a dead-lettered run; returns the new run's id.
 pub async fn retry_dead(db: &PgPool, run_id: Uuid) -> anyhow::Result<Uuid> {
     let mut tx = tenancy::begin(db, Scope::default()).await?;
-    let tenant: Option<TenantId> = sqlx::query_scalar(
-        "select tenant_id from sync_runs where id = $1 and error_code = 'dead_lettered'",
+    let tenant = sqlx::query_scalar!(
+        r#"select tenant_id as "tenant_id: TenantId" from sync_runs
+            where id = $1 and error_code = 'dead_lettered'"#,
+        run_id
     )
-    .bind(run_id)
     .fetch_optional(&mut *tx)
     .await?;
     let tenant =

@@ -7,25 +7,25 @@ use sqlx::PgPool;
 /// Counts an attempt and marks the job running; `None` when it already finished (a
 /// redelivery), which the handler treats as done.
 pub async fn start(db: &PgPool, key: &str) -> sqlx::Result<Option<i32>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "update maintenance_runs set status = 'running', attempts = attempts + 1,
                 started_at = clock_timestamp()
           where key = $1 and status in ('queued', 'running')
           returning attempts",
+        key
     )
-    .bind(key)
     .fetch_optional(db)
     .await
 }
 
 pub async fn succeed(db: &PgPool, key: &str, outcome: serde_json::Value) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update maintenance_runs set status = 'succeeded', finished_at = clock_timestamp(),
                 outcome = $2, error_code = null, error_message = null
           where key = $1",
+        key,
+        outcome
     )
-    .bind(key)
-    .bind(outcome)
     .execute(db)
     .await?;
     Ok(())
@@ -33,14 +33,14 @@ pub async fn succeed(db: &PgPool, key: &str, outcome: serde_json::Value) -> sqlx
 
 /// Finishes the job as failed (`dead_lettered` past its attempts, or a permanent error).
 pub async fn fail(db: &PgPool, key: &str, code: &str, message: &str) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update maintenance_runs set status = 'failed', finished_at = clock_timestamp(),
                 error_code = $2, error_message = $3
           where key = $1",
+        key,
+        code,
+        message
     )
-    .bind(key)
-    .bind(code)
-    .bind(message)
     .execute(db)
     .await?;
     Ok(())
@@ -48,12 +48,12 @@ pub async fn fail(db: &PgPool, key: &str, code: &str, message: &str) -> sqlx::Re
 
 /// Records why an attempt broke off (the job will be retried).
 pub async fn note_attempt_error(db: &PgPool, key: &str, message: &str) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update maintenance_runs set error_code = 'attempt_failed', error_message = $2
           where key = $1 and status = 'running'",
+        key,
+        message
     )
-    .bind(key)
-    .bind(message)
     .execute(db)
     .await?;
     Ok(())
@@ -94,33 +94,25 @@ pub struct MaintenanceRun {
     pub error_code: Option<String>,
 }
 
-type Row = (
-    String,
-    String,
-    String,
-    i32,
-    Option<serde_json::Value>,
-    Option<String>,
-);
-
 pub async fn get(db: &PgPool, key: &str) -> sqlx::Result<Option<MaintenanceRun>> {
-    let row: Option<Row> = sqlx::query_as(
+    let row = sqlx::query!(
         "select key, kind, status, attempts, outcome, error_code from maintenance_runs
           where key = $1",
+        key
     )
-    .bind(key)
     .fetch_optional(db)
     .await?;
-    row.map(|(key, kind, status, attempts, outcome, error_code)| {
+    row.map(|r| {
         Ok(MaintenanceRun {
-            status: status
+            status: r
+                .status
                 .parse()
                 .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
-            key,
-            kind,
-            attempts,
-            outcome,
-            error_code,
+            key: r.key,
+            kind: r.kind,
+            attempts: r.attempts,
+            outcome: r.outcome,
+            error_code: r.error_code,
         })
     })
     .transpose()

@@ -51,21 +51,28 @@ pub async fn queue_due_syncs(db: &PgPool, now: DateTime<Utc>) -> anyhow::Result<
     let mut outcome = DueOutcome::default();
     loop {
         let mut tx = db.begin().await?;
-        let locked: bool = sqlx::query_scalar("select pg_try_advisory_xact_lock($1)")
-            .bind(TICK_LOCK)
-            .fetch_one(&mut *tx)
-            .await?;
+        let locked = sqlx::query_scalar!(
+            r#"select pg_try_advisory_xact_lock($1) as "locked!""#,
+            TICK_LOCK
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         if !locked {
             outcome.skipped = outcome.queued == 0;
             return Ok(outcome);
         }
-        let due: Vec<(Uuid, TenantId)> =
-            sqlx::query_as("select run_id, tenant_id from queue_due_syncs($1, $2, $3)")
-                .bind(now)
-                .bind(BATCH)
-                .bind(Plan::intervals_json())
-                .fetch_all(&mut *tx)
-                .await?;
+        let due: Vec<(Uuid, TenantId)> = sqlx::query!(
+            r#"select run_id as "run_id!", tenant_id as "tenant_id!: TenantId"
+                 from queue_due_syncs($1, $2, $3)"#,
+            now,
+            BATCH,
+            Plan::intervals_json()
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|r| (r.run_id, r.tenant_id))
+        .collect();
         push_syncs(&mut tx, &due).await?;
         tx.commit().await?;
         outcome.queued += due.len();
@@ -104,12 +111,12 @@ pub async fn queue_maintenance(
     let mut queued = 0;
     for job in jobs {
         let key = job.key();
-        let new: Option<String> = sqlx::query_scalar(
+        let new = sqlx::query_scalar!(
             "insert into maintenance_runs (key, kind) values ($1, $2)
              on conflict (key) do nothing returning key",
+            key,
+            job.kind()
         )
-        .bind(&key)
-        .bind(job.kind())
         .fetch_optional(&mut *tx)
         .await?;
         if new.is_none() {
@@ -145,14 +152,15 @@ pub async fn status_counts<'e>(
     db: impl PgExecutor<'e>,
     queue: &str,
 ) -> sqlx::Result<Vec<(JobStatus, i64)>> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "select status, count(*) from apalis.jobs where job_type = $1 group by status order by status",
+    let rows = sqlx::query!(
+        r#"select status, count(*) as "n!" from apalis.jobs where job_type = $1
+            group by status order by status"#,
+        queue
     )
-    .bind(queue)
     .fetch_all(db)
     .await?;
     rows.into_iter()
-        .map(|(status, n)| Ok((parse_status(&status)?, n)))
+        .map(|r| Ok((parse_status(&r.status)?, r.n)))
         .collect()
 }
 
@@ -162,11 +170,13 @@ pub async fn count_in_status<'e>(
     queue: &str,
     status: JobStatus,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from apalis.jobs where job_type = $1 and status = $2")
-        .bind(queue)
-        .bind(status.to_string())
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from apalis.jobs where job_type = $1 and status = $2"#,
+        queue,
+        status.to_string()
+    )
+    .fetch_one(db)
+    .await
 }
 
 /// The apalis status of the job with this idempotency key (a sync run's id, a maintenance
@@ -197,20 +207,20 @@ pub async fn entry<'e>(
     queue: &str,
     key: &str,
 ) -> sqlx::Result<Option<Entry>> {
-    let row: Option<(String, i32, Option<String>, Option<String>)> = sqlx::query_as(
-        "select status, attempts, lock_by, done_at::text from apalis.jobs
-          where job_type = $1 and idempotency_key = $2",
+    let row = sqlx::query!(
+        r#"select status, attempts, lock_by, done_at::text as "done_at?" from apalis.jobs
+            where job_type = $1 and idempotency_key = $2"#,
+        queue,
+        key
     )
-    .bind(queue)
-    .bind(key)
     .fetch_optional(db)
     .await?;
-    row.map(|(status, attempts, lock_by, done_at)| {
+    row.map(|r| {
         Ok(Entry {
-            status: parse_status(&status)?,
-            attempts,
-            lock_by,
-            done_at,
+            status: parse_status(&r.status)?,
+            attempts: r.attempts,
+            lock_by: r.lock_by,
+            done_at: r.done_at,
         })
     })
     .transpose()
@@ -222,34 +232,38 @@ fn parse_status(status: &str) -> sqlx::Result<JobStatus> {
 
 /// Entries some worker has claimed and not finished (Queued or Running), on every queue.
 pub async fn count_claimed<'e>(db: impl PgExecutor<'e>) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from apalis.jobs where status in ('Queued', 'Running')")
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from apalis.jobs where status in ('Queued', 'Running')"#
+    )
+    .fetch_one(db)
+    .await
 }
 
 /// Every entry of one queue, whatever its status.
 pub async fn count_all<'e>(db: impl PgExecutor<'e>, queue: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from apalis.jobs where job_type = $1")
-        .bind(queue)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from apalis.jobs where job_type = $1"#,
+        queue
+    )
+    .fetch_one(db)
+    .await
 }
 
 /// The stored payloads of one queue's jobs (to check they hold ids only).
 pub async fn payloads<'e>(db: impl PgExecutor<'e>, queue: &str) -> sqlx::Result<Vec<Vec<u8>>> {
-    sqlx::query_scalar("select job from apalis.jobs where job_type = $1")
-        .bind(queue)
+    sqlx::query_scalar!("select job from apalis.jobs where job_type = $1", queue)
         .fetch_all(db)
         .await
 }
 
 /// The idempotency keys of one queue's jobs, oldest first: what a tick queued.
 pub async fn keys<'e>(db: impl PgExecutor<'e>, queue: &str) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "select idempotency_key from apalis.jobs where job_type = $1 and idempotency_key is not null
-          order by run_at, idempotency_key",
+    sqlx::query_scalar!(
+        r#"select idempotency_key as "key!" from apalis.jobs
+            where job_type = $1 and idempotency_key is not null
+            order by run_at, idempotency_key"#,
+        queue
     )
-    .bind(queue)
     .fetch_all(db)
     .await
 }
@@ -260,23 +274,24 @@ pub async fn stuck<'e>(
     queue: &str,
     older_than: Duration,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "select count(*) from apalis.jobs
-          where job_type = $1 and status = 'Running' and lock_at < now() - $2",
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from apalis.jobs
+            where job_type = $1 and status = 'Running'
+              and lock_at < now() - make_interval(secs => $2)"#,
+        queue,
+        older_than.as_secs_f64()
     )
-    .bind(queue)
-    .bind(older_than)
     .fetch_one(db)
     .await
 }
 
 /// Jobs these workers have claimed and not finished, on any queue.
 pub async fn held_by<'e>(db: impl PgExecutor<'e>, workers: &[String]) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "select count(*) from apalis.jobs
-          where lock_by = any($1) and status in ('Queued', 'Running')",
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from apalis.jobs
+            where lock_by = any($1) and status in ('Queued', 'Running')"#,
+        workers
     )
-    .bind(workers)
     .fetch_one(db)
     .await
 }
@@ -284,11 +299,11 @@ pub async fn held_by<'e>(db: impl PgExecutor<'e>, workers: &[String]) -> sqlx::R
 /// Returns these workers' claimed-but-unfinished jobs to the queue (handlers are
 /// idempotent, so one cut off half-way simply runs again); returns how many.
 pub async fn release_held<'e>(db: impl PgExecutor<'e>, workers: &[String]) -> sqlx::Result<u64> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update apalis.jobs set status = 'Pending', lock_by = null, lock_at = null
           where lock_by = any($1) and status in ('Queued', 'Running')",
+        workers
     )
-    .bind(workers)
     .execute(db)
     .await?;
     Ok(done.rows_affected())
@@ -300,11 +315,13 @@ pub async fn retry_after<'e>(
     task_id: &str,
     delay: Duration,
 ) -> sqlx::Result<()> {
-    sqlx::query("update apalis.jobs set run_at = now() + $2 where id = $1")
-        .bind(task_id)
-        .bind(delay)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "update apalis.jobs set run_at = now() + make_interval(secs => $2) where id = $1",
+        task_id,
+        delay.as_secs_f64()
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 

@@ -24,6 +24,22 @@ impl RunStatus {
     pub fn is_finished(self) -> bool {
         matches!(self, RunStatus::Succeeded | RunStatus::Failed)
     }
+
+    /// The name stored and shown (`queued`, `running`, `succeeded`, `failed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Who asked for a run.
