@@ -11,6 +11,7 @@ use stock_tracker_api::config::ApiConfig;
 use stock_tracker_api::state::AppState;
 use stock_tracker_shared::config::CredentialKeys;
 use stock_tracker_shared::config::{self, CommonConfig, ConfigError, Env};
+use stock_tracker_shared::ids::SyncRunId;
 use stock_tracker_shared::service::{self, ServiceConfig};
 use stock_tracker_shared::telemetry::Shutdown;
 use stock_tracker_shared::tenancy::{migrate, pool};
@@ -152,7 +153,7 @@ async fn jobs(args: JobsArgs) -> ExitCode {
                 }
             }
             (Some(JobsCommand::Retry { run_id }), _) => {
-                let new_run = admin::retry_dead(&db, run_id).await?;
+                let new_run = admin::retry_dead(&db, SyncRunId(run_id)).await?;
                 println!("queued run {new_run}");
             }
             (None, Some(state)) => {

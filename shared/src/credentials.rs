@@ -1,12 +1,11 @@
 //! The tenant's stored WB token: sealed by the vault, with its decoded facts beside it.
 
-use crate::ids::TenantId;
+use crate::ids::{CredentialId, TenantId};
 use crate::tenancy::Tx;
 use crate::vault::Sealed;
 use crate::wb::token::TokenFacts;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use uuid::Uuid;
 
 /// Whether syncs may use the token: `invalid` once WB refused it (until it is replaced).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]
@@ -20,7 +19,7 @@ pub enum CredentialStatus {
 /// What may be shown about a credential: never the token, only a mask and its facts.
 #[derive(Clone, Debug, Serialize)]
 pub struct CredentialInfo {
-    pub id: Uuid,
+    pub id: CredentialId,
     pub token_mask: String,
     pub seller_id: String,
     pub token_type: String,
@@ -37,7 +36,7 @@ pub struct CredentialInfo {
 }
 
 struct SealedRow {
-    id: Uuid,
+    id: CredentialId,
     tenant_id: TenantId,
     key_id: String,
     nonce: Vec<u8>,
@@ -57,7 +56,7 @@ impl SealedRow {
 
 /// A credential the sync can use.
 pub struct StoredCredential {
-    pub id: Uuid,
+    pub id: CredentialId,
     pub sealed: Sealed,
     pub status: CredentialStatus,
 }
@@ -75,7 +74,7 @@ pub fn mask(token: &str) -> String {
 }
 
 pub struct NewCredential<'a> {
-    pub id: Uuid,
+    pub id: CredentialId,
     pub sealed: &'a Sealed,
     pub mask: &'a str,
     pub facts: &'a TokenFacts,
@@ -99,10 +98,10 @@ pub async fn save(tx: &mut Tx, c: NewCredential<'_>) -> sqlx::Result<CredentialI
                test_token = excluded.test_token, expires_at = excluded.expires_at,
                status = 'active', last_verified_at = excluded.last_verified_at,
                last_error_code = null, last_error = null, updated_at = now()
-           returning id, token_mask, seller_id, token_type, categories, read_only, test_token,
+           returning id as "id: CredentialId", token_mask, seller_id, token_type, categories, read_only, test_token,
                      expires_at, status as "status: CredentialStatus", last_verified_at,
                      last_error_code, last_error, created_at, updated_at"#,
-        c.id,
+        c.id as CredentialId,
         c.sealed.key_id,
         c.sealed.nonce,
         c.sealed.ciphertext,
@@ -122,7 +121,7 @@ pub async fn save(tx: &mut Tx, c: NewCredential<'_>) -> sqlx::Result<CredentialI
 pub async fn info(tx: &mut Tx) -> sqlx::Result<Option<CredentialInfo>> {
     sqlx::query_as!(
         CredentialInfo,
-        r#"select id, token_mask, seller_id, token_type, categories, read_only, test_token,
+        r#"select id as "id: CredentialId", token_mask, seller_id, token_type, categories, read_only, test_token,
                   expires_at, status as "status: CredentialStatus", last_verified_at,
                   last_error_code, last_error, created_at, updated_at
              from wb_credentials"#
@@ -134,7 +133,7 @@ pub async fn info(tx: &mut Tx) -> sqlx::Result<Option<CredentialInfo>> {
 pub async fn sealed(tx: &mut Tx) -> sqlx::Result<Option<StoredCredential>> {
     let row = sqlx::query_as!(
         SealedRow,
-        r#"select id, tenant_id as "tenant_id: TenantId", key_id, nonce, ciphertext,
+        r#"select id as "id: CredentialId", tenant_id as "tenant_id: TenantId", key_id, nonce, ciphertext,
                   status as "status: CredentialStatus"
              from wb_credentials"#
     )
@@ -148,12 +147,17 @@ pub async fn sealed(tx: &mut Tx) -> sqlx::Result<Option<StoredCredential>> {
 }
 
 /// WB refused the token (401): stop syncing until it is replaced.
-pub async fn mark_invalid(tx: &mut Tx, id: Uuid, code: &str, message: &str) -> sqlx::Result<()> {
+pub async fn mark_invalid(
+    tx: &mut Tx,
+    id: CredentialId,
+    code: &str,
+    message: &str,
+) -> sqlx::Result<()> {
     sqlx::query!(
         "update wb_credentials set status = 'invalid', last_error_code = $2, last_error = $3,
                 updated_at = now()
           where id = $1",
-        id,
+        id as CredentialId,
         code,
         message,
     )
@@ -162,12 +166,12 @@ pub async fn mark_invalid(tx: &mut Tx, id: Uuid, code: &str, message: &str) -> s
     Ok(())
 }
 
-pub async fn mark_verified(tx: &mut Tx, id: Uuid) -> sqlx::Result<()> {
+pub async fn mark_verified(tx: &mut Tx, id: CredentialId) -> sqlx::Result<()> {
     sqlx::query!(
         "update wb_credentials set last_verified_at = now(), last_error_code = null,
                 last_error = null
           where id = $1 and status = 'active'",
-        id
+        id as CredentialId
     )
     .execute(&mut **tx)
     .await?;
@@ -186,10 +190,10 @@ pub async fn sealed_under_other_keys(
     conn: &mut sqlx::PgConnection,
     key_id: &str,
     limit: i64,
-) -> sqlx::Result<Vec<(Uuid, TenantId, Sealed)>> {
+) -> sqlx::Result<Vec<(CredentialId, TenantId, Sealed)>> {
     let rows = sqlx::query_as!(
         SealedRow,
-        r#"select id, tenant_id as "tenant_id: TenantId", key_id, nonce, ciphertext,
+        r#"select id as "id: CredentialId", tenant_id as "tenant_id: TenantId", key_id, nonce, ciphertext,
                   status as "status: CredentialStatus"
              from wb_credentials
             where key_id <> $1 order by id limit $2"#,
@@ -208,14 +212,14 @@ pub async fn sealed_under_other_keys(
 /// safe against a seller replacing their token at the same moment).
 pub async fn reseal(
     conn: &mut sqlx::PgConnection,
-    id: Uuid,
+    id: CredentialId,
     old: &Sealed,
     new: &Sealed,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query!(
         "update wb_credentials set key_id = $2, nonce = $3, ciphertext = $4
           where id = $1 and key_id = $5 and nonce = $6",
-        id,
+        id as CredentialId,
         new.key_id,
         new.nonce,
         new.ciphertext,

@@ -9,15 +9,14 @@ use axum::http::request::Parts;
 use stock_tracker_shared::accounts::api_keys::{self, KeyScope};
 use stock_tracker_shared::accounts::{Role, memberships};
 use stock_tracker_shared::billing::{Access, TenantSubscription, subscriptions};
-use stock_tracker_shared::ids::{TenantId, UserId};
+use stock_tracker_shared::ids::{ApiKeyId, TenantId, UserId};
 use stock_tracker_shared::tenancy::{self, Scope};
-use uuid::Uuid;
 
 /// Who is calling: a person signed in, or one of the tenant's API keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Principal {
     User(UserId),
-    ApiKey(Uuid),
+    ApiKey(ApiKeyId),
 }
 
 /// An authenticated caller acting for a tenant. For a person, the role comes from the

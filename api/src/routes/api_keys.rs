@@ -118,7 +118,7 @@ pub async fn revoke(
     PathParams(id): PathParams<ApiKeyId>,
 ) -> ApiResult<StatusCode> {
     let mut tx = tenancy::begin(&state.db, manager.scope()).await?;
-    let revoked = api_keys::revoke(&mut tx, id.0).await?;
+    let revoked = api_keys::revoke(&mut tx, id).await?;
     tx.commit().await?;
     if revoked {
         Ok(StatusCode::NO_CONTENT)

@@ -14,7 +14,7 @@ use stock_tracker_shared::accounts::{
     CompanyName, Email, NewPassword, Password, Role, invitations, memberships, sessions, tenants,
     users,
 };
-use stock_tracker_shared::ids::{TenantId, UserId};
+use stock_tracker_shared::ids::{SessionFamilyId, TenantId, UserId};
 use stock_tracker_shared::tenancy::{self, Scope, Tx};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -315,7 +315,7 @@ async fn start_session(
     user: users::User,
     tenant: tenants::Tenant,
     role: Role,
-    family: Option<Uuid>,
+    family: Option<SessionFamilyId>,
 ) -> ApiResult<TokenResponse> {
     let refresh = opaque::generate(REFRESH, tenant.id);
     let ttl = state.config.refresh_token_ttl;
@@ -324,7 +324,7 @@ async fn start_session(
         sessions::NewSession {
             tenant: tenant.id,
             user: user.id,
-            family: family.unwrap_or_else(Uuid::new_v4),
+            family: family.unwrap_or_default(),
             token_hash: &refresh.hash,
             expires_at: chrono::Utc::now() + ttl,
         },

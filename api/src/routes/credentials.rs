@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use stock_tracker_shared::Secret;
 use stock_tracker_shared::credentials::{self, CredentialInfo, CredentialStatus, NewCredential};
+use stock_tracker_shared::ids::CredentialId;
 use stock_tracker_shared::tenancy;
 use stock_tracker_shared::wb::{Host, TokenType, token};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 #[derive(Deserialize, ToSchema)]
 pub struct PutCredentialRequest {
@@ -142,7 +142,7 @@ pub async fn put_credentials(
 
     state.wb.session(raw.clone()).ping(Host::Content).await?;
 
-    let id = Uuid::new_v4();
+    let id = CredentialId::new();
     let sealed = state.vault.seal(auth.tenant, id, &raw);
     let mask = credentials::mask(raw.expose());
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;

@@ -20,11 +20,11 @@ use stock_tracker_shared::sync::runs::{self, RunStatus, SyncRun, Trigger};
 use stock_tracker_shared::sync::{Failure, schedule};
 use stock_tracker_shared::tenancy;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SyncStarted {
-    pub run_id: Uuid,
+    #[schema(value_type = Uuid)]
+    pub run_id: SyncRunId,
     pub status: RunStatus,
 }
 
@@ -106,7 +106,7 @@ pub async fn list_runs(
     QueryParams(page): QueryParams<PageQuery>,
 ) -> ApiResult<Json<Page<SyncRun>>> {
     let limit = page.limit()?;
-    let after: Option<(DateTime<Utc>, Uuid)> = page.after()?;
+    let after: Option<(DateTime<Utc>, SyncRunId)> = page.after()?;
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
     let rows = runs::page(&mut tx, after, limit + 1).await?;
     tx.commit().await?;
@@ -133,7 +133,7 @@ pub async fn get_run(
     PathParams(run_id): PathParams<SyncRunId>,
 ) -> ApiResult<Json<SyncRun>> {
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
-    let run = runs::get(&mut tx, run_id.0)
+    let run = runs::get(&mut tx, run_id)
         .await?
         .ok_or_else(|| ApiError::not_found("sync run"))?;
     tx.commit().await?;

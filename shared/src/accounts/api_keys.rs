@@ -1,11 +1,10 @@
 //! API keys: sellers' own systems (ERP, spreadsheets) calling the API without a person
 //! signing in. Rows are tenant-scoped; the key itself is never stored.
 
-use crate::ids::{TenantId, UserId};
+use crate::ids::{ApiKeyId, TenantId, UserId};
 use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
@@ -22,7 +21,8 @@ pub enum KeyScope {
 /// A key as its owners see it: never the key itself.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
-    pub id: Uuid,
+    #[schema(value_type = uuid::Uuid)]
+    pub id: ApiKeyId,
     pub name: String,
     pub scope: KeyScope,
     /// The key's last four characters, to tell keys apart.
@@ -47,9 +47,9 @@ pub async fn insert(tx: &mut Tx, key: NewKey<'_>) -> sqlx::Result<ApiKey> {
         ApiKey,
         r#"insert into api_keys (id, tenant_id, name, scope, key_hash, hint, created_by)
            values ($1, $2, $3, $4, $5, $6, $7)
-           returning id, name, scope as "scope: KeyScope", hint,
+           returning id as "id: ApiKeyId", name, scope as "scope: KeyScope", hint,
                      created_by as "created_by: UserId", created_at, last_used_at"#,
-        Uuid::now_v7(),
+        ApiKeyId::new() as ApiKeyId,
         key.tenant as TenantId,
         key.name,
         key.scope as KeyScope,
@@ -65,7 +65,7 @@ pub async fn insert(tx: &mut Tx, key: NewKey<'_>) -> sqlx::Result<ApiKey> {
 pub async fn list(tx: &mut Tx) -> sqlx::Result<Vec<ApiKey>> {
     sqlx::query_as!(
         ApiKey,
-        r#"select id, name, scope as "scope: KeyScope", hint,
+        r#"select id as "id: ApiKeyId", name, scope as "scope: KeyScope", hint,
                   created_by as "created_by: UserId", created_at, last_used_at
              from api_keys where revoked_at is null order by created_at, id"#
     )
@@ -74,10 +74,10 @@ pub async fn list(tx: &mut Tx) -> sqlx::Result<Vec<ApiKey>> {
 }
 
 /// Revokes a key; false if the tenant has no such working key.
-pub async fn revoke(tx: &mut Tx, id: Uuid) -> sqlx::Result<bool> {
+pub async fn revoke(tx: &mut Tx, id: ApiKeyId) -> sqlx::Result<bool> {
     let done = sqlx::query!(
         "update api_keys set revoked_at = now() where id = $1 and revoked_at is null",
-        id
+        id as ApiKeyId
     )
     .execute(&mut **tx)
     .await?;
@@ -86,9 +86,12 @@ pub async fn revoke(tx: &mut Tx, id: Uuid) -> sqlx::Result<bool> {
 
 /// The working key with this digest, and notes its use (at most once a minute, so a busy
 /// integration does not write on every call).
-pub async fn authenticate(tx: &mut Tx, key_hash: &[u8]) -> sqlx::Result<Option<(Uuid, KeyScope)>> {
+pub async fn authenticate(
+    tx: &mut Tx,
+    key_hash: &[u8],
+) -> sqlx::Result<Option<(ApiKeyId, KeyScope)>> {
     let found = sqlx::query!(
-        r#"select id, scope as "scope: KeyScope" from api_keys
+        r#"select id as "id: ApiKeyId", scope as "scope: KeyScope" from api_keys
             where key_hash = $1 and revoked_at is null"#,
         key_hash
     )
@@ -100,7 +103,7 @@ pub async fn authenticate(tx: &mut Tx, key_hash: &[u8]) -> sqlx::Result<Option<(
     sqlx::query!(
         "update api_keys set last_used_at = now()
           where id = $1 and (last_used_at is null or last_used_at < now() - interval '1 minute')",
-        found.id
+        found.id as ApiKeyId
     )
     .execute(&mut **tx)
     .await?;

@@ -2,15 +2,14 @@
 //! rotates the token, and a second use of the same token revokes its whole family (it means
 //! the token leaked and two parties hold it).
 
-use crate::ids::{TenantId, UserId};
+use crate::ids::{SessionFamilyId, TenantId, UserId};
 use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 pub struct NewSession<'a> {
     pub tenant: TenantId,
     pub user: UserId,
-    pub family: Uuid,
+    pub family: SessionFamilyId,
     pub token_hash: &'a [u8],
     pub expires_at: DateTime<Utc>,
 }
@@ -19,10 +18,10 @@ pub async fn insert(tx: &mut Tx, s: NewSession<'_>) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into refresh_tokens (id, tenant_id, user_id, family_id, token_hash, expires_at)
          values ($1, $2, $3, $4, $5, $6)",
-        Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
         s.tenant as TenantId,
         s.user as UserId,
-        s.family,
+        s.family as SessionFamilyId,
         s.token_hash,
         s.expires_at,
     )
@@ -34,7 +33,10 @@ pub async fn insert(tx: &mut Tx, s: NewSession<'_>) -> sqlx::Result<()> {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Redeemed {
     /// The token was live; it is now used and the caller issues its successor.
-    Valid { user: UserId, family: Uuid },
+    Valid {
+        user: UserId,
+        family: SessionFamilyId,
+    },
     /// Already used: the family has just been revoked.
     Reused,
     /// Unknown, expired or revoked.
@@ -43,7 +45,7 @@ pub enum Redeemed {
 
 struct StoredToken {
     user_id: UserId,
-    family_id: Uuid,
+    family_id: SessionFamilyId,
     expires_at: DateTime<Utc>,
     used_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
@@ -53,7 +55,7 @@ struct StoredToken {
 pub async fn redeem(tx: &mut Tx, token_hash: &[u8]) -> sqlx::Result<Redeemed> {
     let row = sqlx::query_as!(
         StoredToken,
-        r#"select user_id as "user_id: UserId", family_id, expires_at, used_at, revoked_at
+        r#"select user_id as "user_id: UserId", family_id as "family_id: SessionFamilyId", expires_at, used_at, revoked_at
              from refresh_tokens where token_hash = $1 for update"#,
         token_hash
     )
@@ -81,10 +83,10 @@ pub async fn redeem(tx: &mut Tx, token_hash: &[u8]) -> sqlx::Result<Redeemed> {
     })
 }
 
-pub async fn revoke_family(tx: &mut Tx, family: Uuid) -> sqlx::Result<u64> {
+pub async fn revoke_family(tx: &mut Tx, family: SessionFamilyId) -> sqlx::Result<u64> {
     let done = sqlx::query!(
         "update refresh_tokens set revoked_at = now() where family_id = $1 and revoked_at is null",
-        family
+        family as SessionFamilyId
     )
     .execute(&mut **tx)
     .await?;
@@ -92,9 +94,10 @@ pub async fn revoke_family(tx: &mut Tx, family: Uuid) -> sqlx::Result<u64> {
 }
 
 /// The family of a token, used by logout.
-pub async fn family_of(tx: &mut Tx, token_hash: &[u8]) -> sqlx::Result<Option<Uuid>> {
+pub async fn family_of(tx: &mut Tx, token_hash: &[u8]) -> sqlx::Result<Option<SessionFamilyId>> {
     sqlx::query_scalar!(
-        "select family_id from refresh_tokens where token_hash = $1",
+        r#"select family_id as "family_id: SessionFamilyId" from refresh_tokens
+            where token_hash = $1"#,
         token_hash
     )
     .fetch_optional(&mut **tx)

@@ -4,12 +4,11 @@
 
 use super::SYNC_QUEUE;
 use super::queue::{self, JobStatus};
-use crate::ids::TenantId;
+use crate::ids::{SyncRunId, TenantId};
 use crate::sync::runs::{RunStatus, Trigger};
 use crate::tenancy::{self, Scope};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
-use uuid::Uuid;
 
 /// Sync queue entries by apalis status (Pending, Queued, Running, Done, Failed, Killed).
 pub async fn depth(conn: &mut PgConnection) -> sqlx::Result<Vec<(JobStatus, i64)>> {
@@ -18,8 +17,8 @@ pub async fn depth(conn: &mut PgConnection) -> sqlx::Result<Vec<(JobStatus, i64)
 
 #[derive(Debug)]
 pub struct RunLine {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
+    pub id: SyncRunId,
+    pub tenant_id: TenantId,
     pub status: RunStatus,
     pub attempts: i32,
     pub worker: Option<String>,
@@ -51,7 +50,8 @@ pub async fn runs(
     };
     sqlx::query_as!(
         RunLine,
-        r#"select id, tenant_id, status as "status: RunStatus", attempts, worker, started_at,
+        r#"select id as "id: SyncRunId", tenant_id as "tenant_id: TenantId",
+                  status as "status: RunStatus", attempts, worker, started_at,
                   finished_at, error_code, error_message
              from sync_runs
             where ($1::text is null or status = $1)
@@ -66,12 +66,12 @@ pub async fn runs(
 }
 
 /// Queues a fresh run for the tenant of a dead-lettered run; returns the new run's id.
-pub async fn retry_dead(db: &PgPool, run_id: Uuid) -> anyhow::Result<Uuid> {
+pub async fn retry_dead(db: &PgPool, run_id: SyncRunId) -> anyhow::Result<SyncRunId> {
     let mut tx = tenancy::begin(db, Scope::default()).await?;
     let tenant = sqlx::query_scalar!(
         r#"select tenant_id as "tenant_id: TenantId" from sync_runs
             where id = $1 and error_code = 'dead_lettered'"#,
-        run_id
+        run_id as SyncRunId
     )
     .fetch_optional(&mut *tx)
     .await?;

@@ -9,10 +9,9 @@ pub mod housekeeping;
 pub mod maintenance;
 pub mod queue;
 
-use crate::ids::TenantId;
+use crate::ids::{SyncRunId, TenantId};
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// The queue sync jobs are pushed to and workers consume.
 pub const SYNC_QUEUE: &str = "stock-tracker-sync";
@@ -22,7 +21,7 @@ pub const MAINTENANCE_QUEUE: &str = "stock-tracker-maintenance";
 /// Sync one tenant's WB data; `run_id` names the `sync_runs` row that records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncJob {
-    pub run_id: Uuid,
+    pub run_id: SyncRunId,
     pub tenant_id: TenantId,
 }
 

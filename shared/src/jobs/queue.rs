@@ -7,7 +7,7 @@
 
 use super::{MAINTENANCE_QUEUE, MaintenanceJob, SYNC_QUEUE, SyncJob};
 use crate::billing::Plan;
-use crate::ids::TenantId;
+use crate::ids::{SyncRunId, TenantId};
 use crate::sync::runs::{self, SyncRun, Trigger};
 use crate::tenancy::Tx;
 /// A queue entry's state as apalis records it (Pending, Queued, Running, Done, Failed,
@@ -17,7 +17,6 @@ use apalis::prelude::TaskBuilder;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use std::time::Duration;
-use uuid::Uuid;
 
 /// Runs queued per statement by [`queue_due_syncs`]; a tick over many due tenants takes
 /// several.
@@ -61,8 +60,8 @@ pub async fn queue_due_syncs(db: &PgPool, now: DateTime<Utc>) -> anyhow::Result<
             outcome.skipped = outcome.queued == 0;
             return Ok(outcome);
         }
-        let due: Vec<(Uuid, TenantId)> = sqlx::query!(
-            r#"select run_id as "run_id!", tenant_id as "tenant_id!: TenantId"
+        let due: Vec<(SyncRunId, TenantId)> = sqlx::query!(
+            r#"select run_id as "run_id!: SyncRunId", tenant_id as "tenant_id!: TenantId"
                  from queue_due_syncs($1, $2, $3)"#,
             now,
             BATCH,
@@ -84,7 +83,7 @@ pub async fn queue_due_syncs(db: &PgPool, now: DateTime<Utc>) -> anyhow::Result<
 
 /// The one place sync jobs are pushed: keyed by their run, so the same run is never
 /// queued twice (the queue's unique index refuses it).
-async fn push_syncs(conn: &mut PgConnection, jobs: &[(Uuid, TenantId)]) -> sqlx::Result<()> {
+async fn push_syncs(conn: &mut PgConnection, jobs: &[(SyncRunId, TenantId)]) -> sqlx::Result<()> {
     if jobs.is_empty() {
         return Ok(());
     }

@@ -1,11 +1,10 @@
 //! `sync_runs`: the record of each sync, from queued to succeeded or failed.
 
 use super::store::Applied;
-use crate::ids::TenantId;
+use crate::ids::{SyncRunId, TenantId};
 use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use uuid::Uuid;
 
 pub const ONE_ACTIVE: &str = "sync_runs_one_active";
 
@@ -56,7 +55,8 @@ pub enum Trigger {
 /// One sync: what it did or why it failed.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct SyncRun {
-    pub id: Uuid,
+    #[schema(value_type = uuid::Uuid)]
+    pub id: SyncRunId,
     pub trigger: Trigger,
     pub status: RunStatus,
     pub attempts: i32,
@@ -113,11 +113,11 @@ pub(crate) async fn queue(
         SyncRun,
         r#"insert into sync_runs (id, tenant_id, trigger, status)
            values ($1, $2, $3, 'queued')
-           returning id, trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
+           returning id as "id: SyncRunId", trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
                      queued_at, started_at, finished_at, duration_ms, products, sizes, warehouses,
                      stock_rows, stock_changes, history_rows, wb_requests, wb_rate_limited,
                      stock_source, error_code, error_message, product_limit, product_limit_reached"#,
-        Uuid::now_v7(),
+        SyncRunId::new() as SyncRunId,
         tenant as TenantId,
         trigger as Trigger,
     )
@@ -127,13 +127,13 @@ pub(crate) async fn queue(
 
 /// Marks a run started and counts the attempt. `None` when the run is already finished
 /// (a redelivered job), which the caller treats as done.
-pub async fn start(tx: &mut Tx, id: Uuid, worker: &str) -> sqlx::Result<Option<i32>> {
+pub async fn start(tx: &mut Tx, id: SyncRunId, worker: &str) -> sqlx::Result<Option<i32>> {
     sqlx::query_scalar!(
         "update sync_runs set status = 'running', attempts = attempts + 1,
                 started_at = clock_timestamp(), worker = $2
           where id = $1 and status in ('queued', 'running')
           returning attempts",
-        id,
+        id as SyncRunId,
         worker,
     )
     .fetch_optional(&mut **tx)
@@ -145,13 +145,13 @@ pub async fn start(tx: &mut Tx, id: Uuid, worker: &str) -> sqlx::Result<Option<i
 /// Records the product limit the run applied and whether the catalog reached it.
 pub async fn note_product_limit(
     tx: &mut Tx,
-    id: Uuid,
+    id: SyncRunId,
     limit: i64,
     reached: bool,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "update sync_runs set product_limit = $2, product_limit_reached = $3 where id = $1",
-        id,
+        id as SyncRunId,
         count(limit),
         reached,
     )
@@ -162,7 +162,7 @@ pub async fn note_product_limit(
 
 pub async fn succeed(
     tx: &mut Tx,
-    id: Uuid,
+    id: SyncRunId,
     applied: &Applied,
     wb: WbCounts,
     source: Option<&str>,
@@ -175,7 +175,7 @@ pub async fn succeed(
                 stock_changes = $6, history_rows = $7, wb_requests = $8, wb_rate_limited = $9,
                 stock_source = $10, error_code = null, error_message = $11
           where id = $1",
-        id,
+        id as SyncRunId,
         count(applied.products),
         count(applied.sizes),
         count(applied.warehouses),
@@ -194,7 +194,7 @@ pub async fn succeed(
 
 pub async fn fail(
     tx: &mut Tx,
-    id: Uuid,
+    id: SyncRunId,
     code: &str,
     message: &str,
     wb: WbCounts,
@@ -204,7 +204,7 @@ pub async fn fail(
                 duration_ms = (extract(epoch from clock_timestamp() - coalesce(started_at, queued_at)) * 1000)::bigint,
                 error_code = $2, error_message = $3, wb_requests = $4, wb_rate_limited = $5
           where id = $1",
-        id,
+        id as SyncRunId,
         code,
         message,
         count(wb.requests),
@@ -216,26 +216,30 @@ pub async fn fail(
 }
 
 /// Records why an attempt broke off (the job will be retried); returns the attempts so far.
-pub async fn note_attempt_error(tx: &mut Tx, id: Uuid, message: &str) -> sqlx::Result<Option<i32>> {
+pub async fn note_attempt_error(
+    tx: &mut Tx,
+    id: SyncRunId,
+    message: &str,
+) -> sqlx::Result<Option<i32>> {
     sqlx::query_scalar!(
         "update sync_runs set error_code = 'attempt_failed', error_message = $2
           where id = $1 and status = 'running' returning attempts",
-        id,
+        id as SyncRunId,
         message,
     )
     .fetch_optional(&mut **tx)
     .await
 }
 
-pub async fn get(tx: &mut Tx, id: Uuid) -> sqlx::Result<Option<SyncRun>> {
+pub async fn get(tx: &mut Tx, id: SyncRunId) -> sqlx::Result<Option<SyncRun>> {
     sqlx::query_as!(
         SyncRun,
-        r#"select id, trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
+        r#"select id as "id: SyncRunId", trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
                   queued_at, started_at, finished_at, duration_ms, products, sizes, warehouses,
                   stock_rows, stock_changes, history_rows, wb_requests, wb_rate_limited,
                   stock_source, error_code, error_message, product_limit, product_limit_reached
              from sync_runs where id = $1"#,
-        id
+        id as SyncRunId
     )
     .fetch_optional(&mut **tx)
     .await
@@ -244,13 +248,13 @@ pub async fn get(tx: &mut Tx, id: Uuid) -> sqlx::Result<Option<SyncRun>> {
 /// Newest first, after the (queued_at, id) of the previous page's last run.
 pub async fn page(
     tx: &mut Tx,
-    after: Option<(DateTime<Utc>, Uuid)>,
+    after: Option<(DateTime<Utc>, SyncRunId)>,
     limit: u32,
 ) -> sqlx::Result<Vec<SyncRun>> {
     let (at, id) = after.unzip();
     sqlx::query_as!(
         SyncRun,
-        r#"select id, trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
+        r#"select id as "id: SyncRunId", trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
                   queued_at, started_at, finished_at, duration_ms, products, sizes, warehouses,
                   stock_rows, stock_changes, history_rows, wb_requests, wb_rate_limited,
                   stock_source, error_code, error_message, product_limit, product_limit_reached
@@ -258,7 +262,7 @@ pub async fn page(
             where $1::timestamptz is null or (queued_at, id) < ($1, $2)
             order by queued_at desc, id desc limit $3"#,
         at,
-        id,
+        id as Option<SyncRunId>,
         i64::from(limit),
     )
     .fetch_all(&mut **tx)
@@ -269,7 +273,7 @@ pub async fn page(
 pub async fn active(tx: &mut Tx) -> sqlx::Result<Option<SyncRun>> {
     sqlx::query_as!(
         SyncRun,
-        r#"select id, trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
+        r#"select id as "id: SyncRunId", trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
                   queued_at, started_at, finished_at, duration_ms, products, sizes, warehouses,
                   stock_rows, stock_changes, history_rows, wb_requests, wb_rate_limited,
                   stock_source, error_code, error_message, product_limit, product_limit_reached
@@ -282,7 +286,7 @@ pub async fn active(tx: &mut Tx) -> sqlx::Result<Option<SyncRun>> {
 pub async fn last_with_status(tx: &mut Tx, status: RunStatus) -> sqlx::Result<Option<SyncRun>> {
     sqlx::query_as!(
         SyncRun,
-        r#"select id, trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
+        r#"select id as "id: SyncRunId", trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
                   queued_at, started_at, finished_at, duration_ms, products, sizes, warehouses,
                   stock_rows, stock_changes, history_rows, wb_requests, wb_rate_limited,
                   stock_source, error_code, error_message, product_limit, product_limit_reached

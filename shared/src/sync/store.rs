@@ -7,9 +7,9 @@
 //! the sync's time.
 
 use super::snapshot::{Snapshot, StockRow};
+use crate::ids::SyncRunId;
 use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -24,7 +24,7 @@ pub struct Applied {
 
 pub async fn apply(
     tx: &mut Tx,
-    run_id: Uuid,
+    run_id: SyncRunId,
     snapshot: &Snapshot,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Applied> {
@@ -164,7 +164,7 @@ async fn remove_vanished_warehouses(tx: &mut Tx, s: &Snapshot) -> sqlx::Result<(
 /// against.
 async fn write_stocks(
     tx: &mut Tx,
-    run_id: Uuid,
+    run_id: SyncRunId,
     rows: &[StockRow],
     now: DateTime<Utc>,
 ) -> sqlx::Result<(u64, u64)> {

@@ -7,11 +7,11 @@ pub mod rotate;
 
 use crate::Secret;
 use crate::config::CredentialKeys;
+use crate::ids::CredentialId;
 use crate::ids::TenantId;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use rand::RngCore;
-use uuid::Uuid;
 
 const AAD_PREFIX: &[u8] = b"stock-tracker/wb-credential/v1";
 
@@ -36,10 +36,10 @@ pub struct Vault {
     keys: CredentialKeys,
 }
 
-fn aad(tenant: TenantId, credential: Uuid) -> Vec<u8> {
+fn aad(tenant: TenantId, credential: CredentialId) -> Vec<u8> {
     let mut aad = AAD_PREFIX.to_vec();
     aad.extend_from_slice(tenant.0.as_bytes());
-    aad.extend_from_slice(credential.as_bytes());
+    aad.extend_from_slice(credential.0.as_bytes());
     aad
 }
 
@@ -53,7 +53,12 @@ impl Vault {
         &self.keys.active().id
     }
 
-    pub fn seal(&self, tenant: TenantId, credential: Uuid, plaintext: &Secret<String>) -> Sealed {
+    pub fn seal(
+        &self,
+        tenant: TenantId,
+        credential: CredentialId,
+        plaintext: &Secret<String>,
+    ) -> Sealed {
         let key = self.keys.active();
         let cipher = Aes256Gcm::new(key.key.expose().into());
         let mut nonce = [0u8; 12];
@@ -78,7 +83,7 @@ impl Vault {
     pub fn open(
         &self,
         tenant: TenantId,
-        credential: Uuid,
+        credential: CredentialId,
         sealed: &Sealed,
     ) -> Result<Secret<String>, VaultError> {
         let key = self
@@ -120,7 +125,7 @@ mod tests {
     #[test]
     fn round_trips_with_fresh_nonces() {
         let v = vault(&format!("k1:{K1}"));
-        let (t, c) = (TenantId::new(), Uuid::new_v4());
+        let (t, c) = (TenantId::new(), CredentialId::new());
         let token = Secret::new("eyJhbGciOiJFUzI1NiJ9.payload.sig".to_string());
         let a = v.seal(t, c, &token);
         let b = v.seal(t, c, &token);
@@ -133,14 +138,14 @@ mod tests {
     #[test]
     fn ciphertext_is_bound_to_its_tenant_and_row() {
         let v = vault(&format!("k1:{K1}"));
-        let (t, c) = (TenantId::new(), Uuid::new_v4());
+        let (t, c) = (TenantId::new(), CredentialId::new());
         let sealed = v.seal(t, c, &Secret::new("secret".into()));
         assert_eq!(
             v.open(TenantId::new(), c, &sealed),
             Err(VaultError::Undecryptable)
         );
         assert_eq!(
-            v.open(t, Uuid::new_v4(), &sealed),
+            v.open(t, CredentialId::new(), &sealed),
             Err(VaultError::Undecryptable)
         );
         let mut tampered = sealed.clone();
@@ -151,7 +156,7 @@ mod tests {
     #[test]
     fn old_keys_still_decrypt_after_rotation_and_removed_keys_are_named() {
         let old = vault(&format!("k1:{K1}"));
-        let (t, c) = (TenantId::new(), Uuid::new_v4());
+        let (t, c) = (TenantId::new(), CredentialId::new());
         let sealed = old.seal(t, c, &Secret::new("secret".into()));
         let rotated = vault(&format!("k2:{K2},k1:{K1}"));
         assert_eq!(rotated.active_key_id(), "k2");
