@@ -37,12 +37,12 @@ pub struct ApiConfig {
     pub billing: BillingConfig,
 }
 
-/// The `.env.example` placeholder: a deployment that copied it as it is must not start.
-const PLACEHOLDER_JWT_SECRET: &str = "change-me-at-least-32-characters-long-random-string";
+/// The value `.env.example` ships: a deployment that copied it as it is must not start.
+const EXAMPLE_JWT_SECRET: &str = "change-me-at-least-32-characters-long-random-string";
 
 /// Anyone who knows the HS256 key can sign in as anyone, so a short, guessable or example
 /// key stops the api at start-up. Randomness cannot be proven; a key of at least 32
-/// characters with at least 16 different ones rules out placeholders, repeated words and
+/// characters with at least 16 different ones rules out example values, repeated words and
 /// keyboard runs, and `openssl rand -base64 48` passes it.
 fn check_jwt_secret(secret: &str) -> Result<(), ConfigError> {
     let distinct = secret
@@ -54,7 +54,7 @@ fn check_jwt_secret(secret: &str) -> Result<(), ConfigError> {
             "JWT_SECRET",
             "must be at least 32 characters",
         ))
-    } else if secret == PLACEHOLDER_JWT_SECRET || secret.contains("change-me") {
+    } else if secret == EXAMPLE_JWT_SECRET || secret.contains("change-me") {
         Err(ConfigError::malformed(
             "JWT_SECRET",
             "is the example value; generate one with `openssl rand -base64 48`",
