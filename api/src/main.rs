@@ -121,10 +121,13 @@ async fn rotate_credentials_key() -> ExitCode {
                 r.resealed,
                 vault.active_key_id(),
                 r.skipped,
-                r.unreadable
+                r.unreadable.len()
             );
-            if r.unreadable > 0 {
-                eprintln!("some credentials use a key that is no longer in CREDENTIALS_KEYS");
+            if !r.unreadable.is_empty() {
+                eprintln!("some credentials use a key that is no longer in CREDENTIALS_KEYS:");
+                for id in &r.unreadable {
+                    eprintln!("  unreadable credential {id}");
+                }
                 ExitCode::FAILURE
             } else {
                 ExitCode::SUCCESS

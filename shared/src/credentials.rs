@@ -185,10 +185,13 @@ pub async fn delete(tx: &mut Tx) -> sqlx::Result<bool> {
     Ok(done.rows_affected() > 0)
 }
 
-/// For key rotation, which runs as the owner across tenants: rows not yet under `key_id`.
+/// For key rotation, which runs as the owner across tenants: rows not yet under `key_id`,
+/// in id order after `after` (keyset paging, so rows that cannot be moved are passed, not
+/// read again).
 pub async fn sealed_under_other_keys(
     conn: &mut sqlx::PgConnection,
     key_id: &str,
+    after: Option<CredentialId>,
     limit: i64,
 ) -> sqlx::Result<Vec<(CredentialId, TenantId, Sealed)>> {
     let rows = sqlx::query_as!(
@@ -196,8 +199,10 @@ pub async fn sealed_under_other_keys(
         r#"select id as "id: CredentialId", tenant_id as "tenant_id: TenantId", key_id, nonce, ciphertext,
                   status as "status: CredentialStatus"
              from wb_credentials
-            where key_id <> $1 order by id limit $2"#,
+            where key_id <> $1 and ($2::uuid is null or id > $2)
+            order by id limit $3"#,
         key_id,
+        after as Option<CredentialId>,
         limit,
     )
     .fetch_all(&mut *conn)

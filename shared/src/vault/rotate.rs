@@ -6,6 +6,7 @@
 
 use super::Vault;
 use crate::credentials;
+use crate::ids::CredentialId;
 use sqlx::PgConnection;
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -13,25 +14,36 @@ pub struct Rotation {
     pub resealed: u64,
     /// Rows replaced by a seller between read and write (already under the new key).
     pub skipped: u64,
-    /// Rows under a key that is no longer configured: they cannot be read by anyone.
-    pub unreadable: u64,
+    /// Rows under a key that is no longer configured: they cannot be read by anyone. The
+    /// operator reports them to their tenants (who connect the token again).
+    pub unreadable: Vec<CredentialId>,
 }
+
+/// Rows read per query.
+const BATCH: i64 = 100;
 
 /// Needs a connection that sees every tenant (the owner role).
 pub async fn rotate(conn: &mut PgConnection, vault: &Vault) -> anyhow::Result<Rotation> {
+    rotate_in_batches(conn, vault, BATCH).await
+}
+
+/// [`rotate`], reading `batch` rows at a time. Every row not under the active key is visited
+/// once, in id order, whatever the ones before it were.
+pub async fn rotate_in_batches(
+    conn: &mut PgConnection,
+    vault: &Vault,
+    batch: i64,
+) -> anyhow::Result<Rotation> {
     let mut report = Rotation::default();
     let active = vault.active_key_id().to_string();
-    let mut unreadable_ids = Vec::new();
+    let mut after = None;
     loop {
-        let batch = credentials::sealed_under_other_keys(conn, &active, 100).await?;
-        let fresh: Vec<_> = batch
-            .into_iter()
-            .filter(|(id, _, _)| !unreadable_ids.contains(id))
-            .collect();
-        if fresh.is_empty() {
+        let rows = credentials::sealed_under_other_keys(conn, &active, after, batch).await?;
+        let Some(&(last, _, _)) = rows.last() else {
             return Ok(report);
-        }
-        for (id, tenant, old) in fresh {
+        };
+        after = Some(last);
+        for (id, tenant, old) in rows {
             match vault.open(tenant, id, &old) {
                 Ok(token) => {
                     let new = vault.seal(tenant, id, &token);
@@ -43,8 +55,7 @@ pub async fn rotate(conn: &mut PgConnection, vault: &Vault) -> anyhow::Result<Ro
                 }
                 Err(e) => {
                     tracing::error!(credential_id = %id, error = %e, "credential cannot be re-encrypted");
-                    report.unreadable += 1;
-                    unreadable_ids.push(id);
+                    report.unreadable.push(id);
                 }
             }
         }

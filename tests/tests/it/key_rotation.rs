@@ -41,7 +41,7 @@ async fn rotation_reencrypts_every_token_without_interrupting_syncs() {
         .unwrap();
     let report = rotate::rotate(&mut conn, &vault).await.unwrap();
     assert_eq!(
-        (report.resealed, report.skipped, report.unreadable),
+        (report.resealed, report.skipped, report.unreadable.len()),
         (2, 0, 0)
     );
     assert_eq!(key_ids(app).await, ["test2", "test2"]);
@@ -68,4 +68,40 @@ async fn rotation_reencrypts_every_token_without_interrupting_syncs() {
     assert_eq!(run["status"], "failed");
     assert_eq!(run["error_code"], "credential_undecryptable");
     stale.stop().await;
+}
+
+/// A row under a key nobody has any more must not stop the rotation: every readable row
+/// after it is still moved, and the unreadable one is reported by id.
+#[tokio::test]
+async fn rotation_moves_every_readable_row_past_unreadable_ones() {
+    let sandbox = wb_sandbox::spawn(small_sandbox()).await.unwrap();
+    let app = &app_for(&sandbox.base_url).await;
+    let a = app.register("a@shop.ru", "A").await;
+    let b = app.register("b@shop.ru", "B").await;
+    connect_token(app, &a, &mint_token(&TokenOptions::demo(1))).await;
+    // B's token was sealed under a key that is gone, and its id sorts first.
+    connect_token(app, &b, &mint_token(&TokenOptions::demo(2))).await;
+    let lost = uuid::Uuid::nil();
+    sqlx::query("update wb_credentials set id = $1, key_id = 'retired' where tenant_id = $2::uuid")
+        .bind(lost)
+        .bind(&b.tenant_id)
+        .execute(&app.db.owner)
+        .await
+        .unwrap();
+
+    let both = format!("{NEW_KEY},{TEST_CREDENTIALS_KEYS}");
+    let vault = Vault::new(CredentialKeys::parse(&both).unwrap());
+    let mut conn = sqlx::PgConnection::connect(&app.db.owner_url())
+        .await
+        .unwrap();
+    // One row per batch: the unreadable row fills the first batch on its own.
+    let report = rotate::rotate_in_batches(&mut conn, &vault, 1)
+        .await
+        .unwrap();
+    assert_eq!(report.resealed, 1, "A's token moved: {report:?}");
+    assert_eq!(
+        report.unreadable.iter().map(|id| id.0).collect::<Vec<_>>(),
+        [lost]
+    );
+    assert_eq!(key_ids(app).await, ["retired", "test2"]);
 }
