@@ -75,7 +75,18 @@ pub fn document_shared_problems(doc: &mut utoipa::openapi::OpenApi) {
                     "An API key's plan quota is used up (`quota_exceeded`, with `Retry-After`)",
                 ));
             }
-            if op.request_body.is_some() {
+            // A JSON object body read by `JsonBody` (Stripe's webhook takes raw bytes instead).
+            let json_body = op.request_body.as_ref().is_some_and(|body| match body {
+                RefOr::T(body) => body
+                    .content
+                    .get("application/json")
+                    .is_some_and(|c| match c {
+                        RefOr::T(c) => matches!(c.schema, Some(RefOr::Ref(_))),
+                        RefOr::Ref(_) => true,
+                    }),
+                RefOr::Ref(_) => true,
+            });
+            if json_body {
                 add.push(("400", "The body is not valid JSON (`malformed_json`)"));
                 add.push(("413", "The body is too large (`body_too_large`)"));
                 add.push((

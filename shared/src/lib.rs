@@ -19,6 +19,6 @@ pub mod telemetry;
 pub mod tenancy;
 pub mod vault;
 
-pub use stock_tracker_infra::{Secret, kv, secret};
+pub use stock_tracker_infra::{Secret, kv};
 /// The WB client is a crate of its own; `shared::wb` is where the domain reaches it.
 pub use stock_tracker_wb as wb;

@@ -243,16 +243,37 @@ pub async fn change_plan(
             format!("The tenant is on {plan} already."),
         ));
     }
-    let id = before.stripe_subscription_id.clone().unwrap_or_default();
-    let sub = stripe.subscription(&id).await?;
     let upgrade = plan > before.billed_plan;
-    let changed = stripe.change_price(&sub, plan, upgrade).await?;
+    // A downgrade keeps the paid plan's limits until the period ends. Recorded before Stripe
+    // is asked, so that a request cut off after Stripe answered (or Stripe's webhook
+    // arriving first) cannot apply the lower plan at once; if Stripe refuses, the record is
+    // harmless (the plan it protects is the plan in force) and the next write clears it.
+    if !upgrade && let Some(at) = before.current_period_end {
+        let mut tx = tenancy::begin(&state.db, manager.scope()).await?;
+        subscriptions::schedule_downgrade(&mut tx, before.plan, at).await?;
+        tx.commit().await?;
+    }
+    let id = before.stripe_subscription_id.clone().unwrap_or_default();
+    let changed = match stripe.subscription(&id).await {
+        Ok(sub) => stripe.change_price(&sub, plan, upgrade).await,
+        Err(e) => Err(e),
+    };
+    let changed = match changed {
+        Ok(changed) => changed,
+        Err(e) => {
+            if !upgrade {
+                // The plan did not change at Stripe: no downgrade is pending after all
+                // (only while the row still bills the plan it protected).
+                let mut tx = tenancy::begin(&state.db, manager.scope()).await?;
+                subscriptions::cancel_downgrade(&mut tx, before.plan).await?;
+                tx.commit().await?;
+            }
+            return Err(e.into());
+        }
+    };
     let mut tx = tenancy::begin(&state.db, manager.scope()).await?;
     let locked = subscriptions::lock(&mut tx).await?;
     subscriptions::apply(&mut tx, &locked, &changed, Some(plan), before.read_at).await?;
-    if !upgrade && let Some(at) = before.current_period_end {
-        subscriptions::schedule_downgrade(&mut tx, before.plan, at).await?;
-    }
     let after = subscriptions::current(&mut tx).await?;
     tx.commit().await?;
     Ok(Json(after.into()))

@@ -192,6 +192,18 @@ pub async fn schedule_downgrade(tx: &mut Tx, from: Plan, at: DateTime<Utc>) -> s
     Ok(())
 }
 
+/// Drops a scheduled downgrade that Stripe did not make (it refused the plan change).
+pub async fn cancel_downgrade(tx: &mut Tx, from: Plan) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update subscriptions set downgrade_from = null, downgrade_at = null, updated_at = now()
+          where downgrade_from = $1 and plan = $1",
+        from as Plan,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Copies Stripe's subscription into the (locked) row, unless what the row holds was read
 /// from Stripe later than `stripe_read_at` (then false: the newer answer stays). `plan` is
 /// the plan its price sells, or None for a price that is not ours (the plan then stays as

@@ -21,7 +21,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-/// Counts waiting to be written; past this a call writes its count on its own path.
+/// Counts waiting to be written; past this a count goes to the overflow map, which the
+/// writer takes with its next batch.
 const QUEUE: usize = 1024;
 
 /// Where a tenant stands against its quota after a call.

@@ -26,6 +26,9 @@ pub enum Outcome {
     Duplicate,
     /// Not an event we act on, or about a customer that is not ours.
     Ignored,
+    /// Signed, but it named a subscription of another customer: nothing stored, an error
+    /// logged (an alert).
+    Refused,
 }
 
 impl Outcome {
@@ -34,6 +37,7 @@ impl Outcome {
             Outcome::Processed => "processed",
             Outcome::Duplicate => "duplicate",
             Outcome::Ignored => "ignored",
+            Outcome::Refused => "refused",
         }
     }
 }
@@ -69,8 +73,24 @@ pub async fn process(
     if !record(&mut tx, event, Outcome::Processed).await? {
         return Ok(Outcome::Duplicate);
     }
-    if refresh::apply_fetched(&mut tx, stripe, &fetched).await? == Refreshed::Ignored {
-        tracing::info!(event = %event.id, "event about an ended subscription the tenant no longer follows");
+    let outcome = match refresh::apply_fetched(&mut tx, stripe, &fetched).await? {
+        Refreshed::Applied | Refreshed::NothingAtStripe => Outcome::Processed,
+        // A late event about a subscription the tenant has replaced: it may not end the
+        // current one's access, nor tell the seller it ended.
+        Refreshed::Ignored => Outcome::Ignored,
+        Refreshed::Refused => Outcome::Refused,
+    };
+    if outcome != Outcome::Processed {
+        tracing::info!(event = %event.id, outcome = outcome.as_str(), "Stripe event not applied");
+        sqlx::query!(
+            "update stripe_events set outcome = $2 where id = $1",
+            event.id,
+            outcome.as_str()
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        return Ok(outcome);
     }
     if let Some(kind) = tenant_event_kind(&event.kind) {
         sqlx::query!(

@@ -698,6 +698,51 @@ async fn a_subscription_of_another_customer_is_never_adopted() {
     assert_eq!(subscription(&app, &a).await["plan"], "starter");
 }
 
+/// A late `customer.subscription.deleted` about a subscription the tenant has already
+/// replaced neither ends the current one's access nor tells the seller it ended.
+#[tokio::test]
+async fn a_late_deletion_of_a_replaced_subscription_changes_nothing() {
+    let stripe = FakeStripe::start().await;
+    let app = billing_app(&stripe).await;
+    let s = app.register("owner@shop.ru", "Shop").await;
+    let (customer, old) = subscribe(&app, &stripe, &s, PRICE_PRO).await;
+    let new = stripe.put_subscription(None, &customer, "active", PRICE_PRO);
+    let adopted = deliver_signed(
+        &app,
+        &event(
+            "evt_new",
+            "customer.subscription.created",
+            subscription_object(&new, &customer),
+        ),
+    )
+    .await;
+    assert_eq!(adopted.status, 200, "{adopted:#?}");
+    stripe.set_status(&old, "canceled");
+    let late = deliver_signed(
+        &app,
+        &event(
+            "evt_old_deleted",
+            "customer.subscription.deleted",
+            subscription_object(&old, &customer),
+        ),
+    )
+    .await;
+    assert_eq!(late.body["outcome"], "ignored", "{late:#?}");
+    assert_eq!(subscription(&app, &s).await["access"], "full");
+    assert_eq!(
+        stored(&app, &s.tenant_id).await["stripe_subscription_id"],
+        new
+    );
+    let ended: i64 = sqlx::query_scalar(
+        "select count(*) from tenant_events where tenant_id = $1 and kind = 'subscription_ended'",
+    )
+    .bind(Uuid::parse_str(&s.tenant_id).unwrap())
+    .fetch_one(&app.db.owner)
+    .await
+    .unwrap();
+    assert_eq!(ended, 0, "the seller is not told a subscription ended");
+}
+
 /// Stripe sends events of every type enabled on the endpoint, many with objects that have no
 /// id or customer (a replay of Stripe's own fixtures found these answering 400, which Stripe
 /// retries for three days and the rejected-webhook alert blames on the secret).
