@@ -6,7 +6,7 @@ use std::time::Duration;
 use stock_tracker_shared::Secret;
 use stock_tracker_shared::billing::BillingConfig;
 use stock_tracker_shared::config::{CommonConfig, ConfigError, Env};
-use stock_tracker_shared::wb::WbConfig;
+use stock_tracker_wb::WbConfig;
 
 #[derive(Clone, Debug)]
 pub struct ApiConfig {

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use stock_tracker_shared::accounts::Invalid;
 use stock_tracker_shared::billing::refresh::BillingError;
-use stock_tracker_shared::billing::stripe::StripeApiError;
-use stock_tracker_shared::wb::WbError;
+use stock_tracker_stripe::stripe::StripeApiError;
+use stock_tracker_wb::WbError;
 use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";

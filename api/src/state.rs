@@ -9,13 +9,13 @@ use crate::http::metrics::HttpMetrics;
 use prometheus_client::registry::Registry;
 use sqlx::PgPool;
 use std::sync::Arc;
-use stock_tracker_shared::billing::stripe::StripeApi;
 use stock_tracker_shared::billing::usage::UsageCounter;
 use stock_tracker_shared::cache::TenantCache;
 use stock_tracker_shared::kv::{self, Redis};
 use stock_tracker_shared::tenancy::pool;
 use stock_tracker_shared::vault::Vault;
-use stock_tracker_shared::wb::{WbClient, WbMetrics};
+use stock_tracker_stripe::stripe::StripeApi;
+use stock_tracker_wb::{WbClient, WbMetrics};
 
 /// Everything a handler may need, built once at start-up. Cheap to clone.
 #[derive(Clone)]

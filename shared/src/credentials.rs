@@ -3,9 +3,9 @@
 use crate::ids::{CredentialId, TenantId};
 use crate::tenancy::Tx;
 use crate::vault::Sealed;
-use crate::wb::token::TokenFacts;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use stock_tracker_wb::token::TokenFacts;
 
 /// Whether syncs may use the token: `invalid` once WB refused it (until it is replaced).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]

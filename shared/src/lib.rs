@@ -20,5 +20,3 @@ pub mod tenancy;
 pub mod vault;
 
 pub use stock_tracker_infra::{Secret, kv};
-/// The WB client is a crate of its own; `shared::wb` is where the domain reaches it.
-pub use stock_tracker_wb as wb;

@@ -2,7 +2,7 @@ use std::time::Duration;
 use stock_tracker_shared::billing::StripeConfig;
 use stock_tracker_shared::config::{CommonConfig, ConfigError, Env};
 use stock_tracker_shared::service::ServiceConfig;
-use stock_tracker_shared::wb::WbConfig;
+use stock_tracker_wb::WbConfig;
 
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {

@@ -9,9 +9,9 @@ use serde_json::json;
 use sqlx::PgPool;
 use std::time::Duration;
 use stock_tracker_shared::billing::reconcile;
-use stock_tracker_shared::billing::stripe::StripeApi;
 use stock_tracker_shared::jobs::{MaintenanceJob, housekeeping, maintenance, queue};
 use stock_tracker_shared::metrics::MaintenanceMetrics;
+use stock_tracker_stripe::stripe::StripeApi;
 use tracing::Instrument;
 
 /// What a maintenance handler needs; shared by every job of the queue.

@@ -9,7 +9,6 @@ use prometheus_client::registry::Registry;
 use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
-use stock_tracker_shared::billing::stripe::StripeApi;
 use stock_tracker_shared::cache::TenantCache;
 use stock_tracker_shared::jobs::{MAINTENANCE_QUEUE, MaintenanceJob, SYNC_QUEUE, SyncJob, queue};
 use stock_tracker_shared::metrics::{MaintenanceMetrics, OutcomeLabels, StatusLabels, SyncMetrics};
@@ -17,7 +16,8 @@ use stock_tracker_shared::service::{Connections, TaskGuard};
 use stock_tracker_shared::sync::{Outcome, Syncer, runs};
 use stock_tracker_shared::tenancy::{self, Scope};
 use stock_tracker_shared::vault::Vault;
-use stock_tracker_shared::wb::{WbClient, WbMetrics};
+use stock_tracker_stripe::stripe::StripeApi;
+use stock_tracker_wb::{WbClient, WbMetrics};
 use tracing::Instrument;
 
 /// Every log line of a sync carries its job, run and tenant.

@@ -13,13 +13,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use stock_tracker_shared::accounts::{tenants, users};
 use stock_tracker_shared::billing::refresh;
-use stock_tracker_shared::billing::stripe::StripeApi;
 use stock_tracker_shared::billing::subscriptions::SubscriptionStatus;
 use stock_tracker_shared::billing::webhook::{self, Rejected};
 use stock_tracker_shared::billing::{
     Access, Limits, Plan, TenantSubscription, subscriptions, usage,
 };
 use stock_tracker_shared::tenancy;
+use stock_tracker_stripe::stripe::StripeApi;
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -14,7 +14,7 @@ use stock_tracker_shared::Secret;
 use stock_tracker_shared::credentials::{self, CredentialInfo, CredentialStatus, NewCredential};
 use stock_tracker_shared::ids::CredentialId;
 use stock_tracker_shared::tenancy;
-use stock_tracker_shared::wb::{Host, TokenType, token};
+use stock_tracker_wb::{Host, TokenType, token};
 use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]

@@ -14,5 +14,4 @@ pub mod webhook;
 // The Stripe side (plans, settings, calls, signatures) is the crate `stock-tracker-stripe`.
 pub use refresh::BillingError;
 pub use stock_tracker_stripe::{BillingConfig, Limits, Plan, StripeConfig};
-pub use stock_tracker_stripe::{config, plans, stripe};
 pub use subscriptions::{Access, TenantSubscription};

@@ -3,9 +3,9 @@
 //! (`jobs::MaintenanceJob::Reconcile`), queued once a day by the scheduler.
 
 use super::refresh::{self, Refreshed};
-use super::stripe::StripeApi;
 use crate::ids::TenantId;
 use sqlx::PgPool;
+use stock_tracker_stripe::stripe::StripeApi;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Reconciled {

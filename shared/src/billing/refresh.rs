@@ -7,11 +7,11 @@
 //! transaction. Answers can then finish out of order; the row keeps the one whose read
 //! began last (see `subscriptions::apply`), which saw every change made before it began.
 
-use super::stripe::{StripeApi, StripeApiError, Subscription};
 use super::subscriptions::{self, SubscriptionStatus, TenantSubscription};
 use crate::ids::TenantId;
 use crate::tenancy::{self, Scope, Tx};
 use sqlx::PgPool;
+use stock_tracker_stripe::stripe::{StripeApi, StripeApiError, Subscription};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BillingError {

@@ -1,12 +1,12 @@
 //! Each tenant's subscription row: reading what it entitles, and copying Stripe's view of
 //! the subscription into it.
 
-use super::plans::{Limits, Plan};
-use super::stripe::Subscription as StripeSubscription;
 use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::str::FromStr;
+use stock_tracker_stripe::plans::{Limits, Plan};
+use stock_tracker_stripe::stripe::Subscription as StripeSubscription;
 
 /// What the subscription allows right now (decided by SQL `subscription_access`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]

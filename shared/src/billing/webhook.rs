@@ -2,10 +2,10 @@
 //! once, its id recorded in the same transaction as its effects.
 
 use super::refresh::{self, BillingError, Refreshed};
-use super::stripe::StripeApi;
 use crate::ids::TenantId;
 use crate::tenancy::{self, Scope};
 use sqlx::PgPool;
+use stock_tracker_stripe::stripe::StripeApi;
 pub use stock_tracker_stripe::webhook::{Event, Rejected, verify};
 
 /// The events we act on. Anything else is acknowledged and recorded as ignored.

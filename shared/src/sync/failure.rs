@@ -1,7 +1,7 @@
 //! Why a sync cannot run or did not finish: one vocabulary of stable codes and seller-facing
 //! messages, used by the api (refusing `POST /sync`) and the worker (recording a run) alike.
 
-use crate::wb::WbError;
+use stock_tracker_wb::WbError;
 
 /// A failure recorded on a run, or told to the caller who asked for one.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,8 +4,8 @@ use super::snapshot::{
     AGGREGATE_WAREHOUSE_ID, ProductRow, SizeRow, Snapshot, StockRow, StockSource, WarehouseKind,
     WarehouseRow,
 };
-use crate::wb::{Card, RemainsRow, TokenType, WbError, WbSession, WbStockRow};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use stock_tracker_wb::{Card, RemainsRow, TokenType, WbError, WbSession, WbStockRow};
 
 const CARDS_PAGE: u32 = 100;
 const STOCKS_PAGE: u64 = 100_000;

@@ -8,8 +8,8 @@ use crate::credentials::{self, CredentialStatus};
 use crate::jobs::SyncJob;
 use crate::tenancy::{self, Scope};
 use crate::vault::Vault;
-use crate::wb::{WbClient, WbError, token};
 use sqlx::PgPool;
+use stock_tracker_wb::{WbClient, WbError, token};
 
 #[derive(Clone)]
 pub struct Syncer {
