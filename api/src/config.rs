@@ -14,6 +14,9 @@ pub struct ApiConfig {
     pub wb: WbConfig,
     /// How long a cached read lives (sync completion drops it sooner).
     pub cache_ttl: Duration,
+    /// Cached answers one tenant may have per sync (distinct questions beyond it are served
+    /// uncached), so one tenant cannot crowd the others out of Redis.
+    pub cache_max_entries: u64,
     pub bind: SocketAddr,
     pub public_base_url: String,
     pub jwt_secret: Secret<Vec<u8>>,
@@ -138,6 +141,10 @@ impl ApiConfig {
             billing: BillingConfig::from_env(env, &public_base_url)?,
             wb: WbConfig::from_env(env)?,
             cache_ttl: seconds(env, "CACHE_TTL_SECS", 300)?,
+            cache_max_entries: env.parse_or(
+                "CACHE_MAX_ENTRIES_PER_TENANT",
+                stock_tracker_shared::cache::DEFAULT_MAX_ENTRIES,
+            )?,
             common,
         })
     }

@@ -67,7 +67,8 @@ impl AppState {
         Ok(Self {
             vault: Vault::new(config.common.credentials_keys.clone()),
             wb,
-            cache: TenantCache::new(redis.clone(), prefix, config.cache_ttl),
+            cache: TenantCache::new(redis.clone(), prefix, config.cache_ttl)
+                .with_max_entries(config.cache_max_entries),
             roles: Arc::new(RoleCache::new(redis.clone(), prefix)),
             access: Arc::new(AccessTokens::new(
                 config.jwt_secret.expose(),

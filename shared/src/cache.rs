@@ -17,12 +17,35 @@ if val then return {ver, val, redis.call('PTTL', key)} end
 return {ver, '', -2}
 ";
 
+/// Stores an entry unless the tenant's cache version already holds `max` of them: every
+/// distinct question is an entry, so without a bound one tenant could fill Redis and evict
+/// other tenants' caches, rate budgets and login counters.
+const STORE: &str = r"
+local n = redis.call('INCR', KEYS[2])
+if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+if n > tonumber(ARGV[3]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+";
+
+/// Entries one tenant may have per cache version unless configured otherwise.
+pub const DEFAULT_MAX_ENTRIES: u64 = 1_000;
+
 #[derive(Clone)]
 pub struct TenantCache {
     redis: Redis,
     prefix: String,
     ttl: Duration,
+    max_entries: u64,
     lookup: redis::Script,
+    store: redis::Script,
+}
+
+/// Where a computed answer goes: its key and the tenant's entry count for that version.
+#[derive(Clone, Debug)]
+pub struct StoreKey {
+    entry: String,
+    count: String,
 }
 
 pub enum Lookup {
@@ -32,7 +55,7 @@ pub enum Lookup {
     },
     /// Not cached; `store_key` is where to put it (absent when Redis is unavailable).
     Miss {
-        store_key: Option<String>,
+        store_key: Option<StoreKey>,
     },
 }
 
@@ -42,8 +65,17 @@ impl TenantCache {
             redis,
             prefix: prefix.to_string(),
             ttl,
+            max_entries: DEFAULT_MAX_ENTRIES,
             lookup: redis::Script::new(LOOKUP),
+            store: redis::Script::new(STORE),
         }
+    }
+
+    /// At most `max` entries per tenant and cache version; further answers are served
+    /// uncached until the next sync starts a new version.
+    pub fn with_max_entries(mut self, max: u64) -> Self {
+        self.max_entries = max;
+        self
     }
 
     pub fn ttl(&self) -> Duration {
@@ -74,7 +106,10 @@ impl TenantCache {
                 ttl_left: Duration::from_millis(pttl.unsigned_abs()),
             },
             Ok((ver, _, _)) => Lookup::Miss {
-                store_key: Some(format!("{base}{ver}:{name}")),
+                store_key: Some(StoreKey {
+                    entry: format!("{base}{ver}:{name}"),
+                    count: format!("{base}{ver}#entries"),
+                }),
             },
             Err(e) => {
                 tracing::warn!(error = %e, "cache unavailable; reading from PostgreSQL");
@@ -83,17 +118,22 @@ impl TenantCache {
         }
     }
 
-    pub async fn put(&self, store_key: &str, value: &[u8]) {
+    /// Stores an answer, unless the tenant's entries for this version are at the bound.
+    pub async fn put(&self, key: &StoreKey, value: &[u8]) {
         let mut conn = self.redis.clone();
-        let result: redis::RedisResult<()> = redis::cmd("SET")
-            .arg(store_key)
+        let result: redis::RedisResult<i64> = self
+            .store
+            .key(&key.entry)
+            .key(&key.count)
             .arg(value)
-            .arg("PX")
             .arg(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX))
-            .query_async(&mut conn)
+            .arg(self.max_entries)
+            .invoke_async(&mut conn)
             .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "cache write failed");
+        match result {
+            Ok(0) => tracing::debug!("tenant's cache is full for this sync; answer not stored"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cache write failed"),
         }
     }
 

@@ -12,7 +12,7 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use stock_tracker_shared::ids::NmId;
-use stock_tracker_shared::stock::{history, products, stocks, warehouses};
+use stock_tracker_shared::stock::{SearchText, history, products, stocks, warehouses};
 use stock_tracker_shared::sync::WarehouseKind;
 use stock_tracker_shared::sync::runs::{self, RunStatus};
 use stock_tracker_shared::tenancy::{self, Tx};
@@ -28,7 +28,8 @@ async fn synced_at(tx: &mut Tx) -> sqlx::Result<Option<DateTime<Utc>>> {
 #[into_params(parameter_in = Query)]
 pub struct ProductsQuery {
     /// Substring of vendor code, title or brand, or an exact barcode.
-    pub search: Option<String>,
+    #[param(value_type = Option<String>, max_length = 100)]
+    pub search: Option<SearchText>,
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
@@ -57,7 +58,7 @@ pub async fn list_products(
     };
     let limit = page.limit()?;
     let after: Option<i64> = page.after()?;
-    let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let search = q.search.as_ref().and_then(SearchText::as_filter);
     let name = format!("products:{}", serde_json::to_string(&q).unwrap_or_default());
     cached(&state, auth.tenant, &name, async {
         let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
@@ -257,7 +258,8 @@ pub struct StocksQuery {
     /// Tech size, e.g. `42` or `M`.
     pub size: Option<String>,
     /// Substring of vendor code, title or brand, or an exact barcode.
-    pub search: Option<String>,
+    #[param(value_type = Option<String>, max_length = 100)]
+    pub search: Option<SearchText>,
     /// true: only rows with stock; false: only rows at zero.
     pub in_stock: Option<bool>,
     /// Only rows with quantity below this number.
@@ -306,9 +308,8 @@ pub async fn list_stocks(
         size: q.size.clone().filter(|s| !s.trim().is_empty()),
         search: q
             .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
+            .as_ref()
+            .and_then(SearchText::as_filter)
             .map(String::from),
         in_stock: q.in_stock,
         below: q.below,

@@ -5,3 +5,39 @@ pub mod history;
 pub mod products;
 pub mod stocks;
 pub mod warehouses;
+
+use serde::{Deserialize, Serialize};
+
+/// Text a seller searches for: trimmed, at most [`SearchText::MAX_LEN`] characters. Bounded
+/// because every distinct search is a query plan's work and a cache entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SearchText(String);
+
+impl SearchText {
+    pub const MAX_LEN: usize = 100;
+
+    /// The text to filter by; None for an empty search (which filters nothing).
+    pub fn as_filter(&self) -> Option<&str> {
+        (!self.0.is_empty()).then_some(self.0.as_str())
+    }
+}
+
+impl TryFrom<String> for SearchText {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        let text = raw.trim();
+        if text.chars().count() > Self::MAX_LEN {
+            Err(format!("a search is at most {} characters", Self::MAX_LEN))
+        } else {
+            Ok(Self(text.to_string()))
+        }
+    }
+}
+
+impl From<SearchText> for String {
+    fn from(s: SearchText) -> String {
+        s.0
+    }
+}

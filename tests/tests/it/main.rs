@@ -14,6 +14,7 @@ mod auth;
 mod billing;
 mod billing_stall;
 mod billing_sync;
+mod cache_bounds;
 mod credentials;
 mod http_conventions;
 mod input_problems;
