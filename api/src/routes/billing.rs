@@ -273,7 +273,7 @@ pub async fn change_plan(
     };
     let mut tx = tenancy::begin(&state.db, manager.scope()).await?;
     let locked = subscriptions::lock(&mut tx).await?;
-    subscriptions::apply(&mut tx, &locked, &changed, Some(plan), before.read_at).await?;
+    subscriptions::apply(&mut tx, &locked, &changed, Some(plan), None).await?;
     let after = subscriptions::current(&mut tx).await?;
     tx.commit().await?;
     Ok(Json(after.into()))
@@ -313,7 +313,7 @@ pub async fn cancel(
         .and_then(|p| stripe.config().plan_for_price(p));
     let mut tx = tenancy::begin(&state.db, manager.scope()).await?;
     let locked = subscriptions::lock(&mut tx).await?;
-    subscriptions::apply(&mut tx, &locked, &sub, plan, before.read_at).await?;
+    subscriptions::apply(&mut tx, &locked, &sub, plan, None).await?;
     let after = subscriptions::current(&mut tx).await?;
     tx.commit().await?;
     Ok(Json(after.into()))

@@ -95,7 +95,7 @@ pub async fn apply_fetched(
             "subscription's price sells none of our plans; the plan is left as it was"
         );
     }
-    if !subscriptions::apply(tx, &now, sub, plan, fetched.before.read_at).await? {
+    if !subscriptions::apply(tx, &now, sub, plan, Some(fetched.before.read_at)).await? {
         tracing::debug!(subscription = %sub.id, "a later read of the subscription is stored already");
     }
     Ok(Refreshed::Applied)

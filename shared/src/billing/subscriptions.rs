@@ -205,7 +205,9 @@ pub async fn cancel_downgrade(tx: &mut Tx, from: Plan) -> sqlx::Result<()> {
 }
 
 /// Copies Stripe's subscription into the (locked) row, unless what the row holds was read
-/// from Stripe later than `stripe_read_at` (then false: the newer answer stays). `plan` is
+/// from Stripe later than `stripe_read_at` (then false: the newer answer stays). For the
+/// answer to a change we asked Stripe for, pass None: it is Stripe's state after the change,
+/// as of now (the database clock when it is stored). `plan` is
 /// the plan its price sells, or None for a price that is not ours (the plan then stays as
 /// it was). A pending downgrade is dropped once the billed plan is at least the one it
 /// protects.
@@ -214,7 +216,7 @@ pub async fn apply(
     before: &TenantSubscription,
     sub: &StripeSubscription,
     plan: Option<Plan>,
-    stripe_read_at: DateTime<Utc>,
+    stripe_read_at: Option<DateTime<Utc>>,
 ) -> sqlx::Result<bool> {
     let status: SubscriptionStatus = sub
         .status
@@ -232,8 +234,8 @@ pub async fn apply(
             past_due_since = case when $1 = 'past_due' then coalesce(past_due_since, now()) end,
             downgrade_from = case when $10 then downgrade_from end,
             downgrade_at = case when $10 then downgrade_at end,
-            stripe_read_at = $11, updated_at = now()
-          where stripe_read_at is null or stripe_read_at < $11",
+            stripe_read_at = coalesce($11, clock_timestamp()), updated_at = now()
+          where stripe_read_at is null or stripe_read_at < coalesce($11, clock_timestamp())",
         status as SubscriptionStatus,
         new_plan as Plan,
         sub.id,

@@ -60,27 +60,14 @@ pub async fn note_attempt_error(db: &PgPool, key: &str, message: &str) -> sqlx::
 }
 
 /// Where a maintenance job is (the `status` column of `maintenance_runs`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum MaintenanceStatus {
     Queued,
     Running,
     Succeeded,
     /// Given up on: `error_code` says why (`dead_lettered`).
     Failed,
-}
-
-impl std::str::FromStr for MaintenanceStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "queued" => Ok(Self::Queued),
-            "running" => Ok(Self::Running),
-            "succeeded" => Ok(Self::Succeeded),
-            "failed" => Ok(Self::Failed),
-            other => Err(format!("unknown maintenance run status {other:?}")),
-        }
-    }
 }
 
 /// One maintenance run as recorded: for operators and tests.
@@ -95,25 +82,12 @@ pub struct MaintenanceRun {
 }
 
 pub async fn get(db: &PgPool, key: &str) -> sqlx::Result<Option<MaintenanceRun>> {
-    let row = sqlx::query!(
-        "select key, kind, status, attempts, outcome, error_code from maintenance_runs
-          where key = $1",
+    sqlx::query_as!(
+        MaintenanceRun,
+        r#"select key, kind, status as "status: MaintenanceStatus", attempts, outcome, error_code
+             from maintenance_runs where key = $1"#,
         key
     )
     .fetch_optional(db)
-    .await?;
-    row.map(|r| {
-        Ok(MaintenanceRun {
-            status: r
-                .status
-                .parse()
-                .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
-            key: r.key,
-            kind: r.kind,
-            attempts: r.attempts,
-            outcome: r.outcome,
-            error_code: r.error_code,
-        })
-    })
-    .transpose()
+    .await
 }
