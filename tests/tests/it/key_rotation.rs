@@ -18,6 +18,17 @@ async fn key_ids(app: &TestApp) -> Vec<String> {
         .unwrap()
 }
 
+/// A vault as processes have it during a rotation (the new key first, the old one after
+/// it), and an owner connection that sees every tenant, as the rotation needs.
+async fn rotation_with_both_keys(app: &TestApp) -> (Vault, sqlx::PgConnection) {
+    let both = format!("{NEW_KEY},{TEST_CREDENTIALS_KEYS}");
+    let vault = Vault::new(CredentialKeys::parse(&both).unwrap());
+    let conn = sqlx::PgConnection::connect(&app.db.owner_url())
+        .await
+        .unwrap();
+    (vault, conn)
+}
+
 #[tokio::test]
 async fn rotation_reencrypts_every_token_without_interrupting_syncs() {
     let sandbox = wb_sandbox::spawn(small_sandbox()).await.unwrap();
@@ -34,11 +45,7 @@ async fn rotation_reencrypts_every_token_without_interrupting_syncs() {
             .unwrap();
 
     // Step 1: processes run with the new key first and the old one after it.
-    let both = format!("{NEW_KEY},{TEST_CREDENTIALS_KEYS}");
-    let vault = Vault::new(CredentialKeys::parse(&both).unwrap());
-    let mut conn = sqlx::PgConnection::connect(&app.db.owner_url())
-        .await
-        .unwrap();
+    let (vault, mut conn) = rotation_with_both_keys(app).await;
     let report = rotate::rotate(&mut conn, &vault).await.unwrap();
     assert_eq!(
         (report.resealed, report.skipped, report.unreadable.len()),
@@ -89,11 +96,7 @@ async fn rotation_moves_every_readable_row_past_unreadable_ones() {
         .await
         .unwrap();
 
-    let both = format!("{NEW_KEY},{TEST_CREDENTIALS_KEYS}");
-    let vault = Vault::new(CredentialKeys::parse(&both).unwrap());
-    let mut conn = sqlx::PgConnection::connect(&app.db.owner_url())
-        .await
-        .unwrap();
+    let (vault, mut conn) = rotation_with_both_keys(app).await;
     // One row per batch: the unreadable row fills the first batch on its own.
     let report = rotate::rotate_in_batches(&mut conn, &vault, 1)
         .await
