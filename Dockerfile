@@ -11,11 +11,20 @@
 # offline query data (SQLX_OFFLINE=true, also set in .cargo/config.toml): ours from the
 # committed .sqlx/ (scripts/sqlx-prepare.sh writes it), apalis-postgres's from its crate.
 
-ARG RUST_VERSION=1.95
-ARG DEBIAN_RELEASE=bookworm
+#
+# Base images are pinned by digest, with the tag beside it for the reader: a tag is moved to a
+# new build whenever its publisher likes, a digest always names the same bytes, so a build
+# next month compiles with the toolchain and ships the libraries of this one. They are
+# written out, not built from ARGs, so that the tag cannot be changed without the digest.
+# The toolchain's Debian release is the runtime's (glibc). To update: pick the tag, read its
+# digest (`docker buildx imagetools inspect rust:1.95-slim-bookworm`, or the official images'
+# repo-info, repos/<image>/remote/<tag>.md), change both together, and keep
+# RUST_TOOLCHAIN in .github/workflows/ci.yml on the same Rust release.
+# scripts/check-ops.sh (dockerfile) refuses a FROM without a digest.
 
 # ---------------------------------------------------------------- toolchain + cargo-chef
-FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS chef
+# rust:1.95-slim-bookworm (Rust 1.95.0 on Debian 12, glibc 2.36)
+FROM rust:1.95-slim-bookworm@sha256:d7482085ff5b415f84dba5647ae71606650bdef00db7aeb69f4b3d170c3e4082 AS chef
 ARG CARGO_CHEF_VERSION=0.1.78
 RUN cargo install cargo-chef --locked --version "${CARGO_CHEF_VERSION}" \
     && rm -rf "${CARGO_HOME}/registry"
@@ -42,7 +51,8 @@ RUN cargo build --release --locked --bins ${PACKAGES} \
           target/release/stock-tracker-scheduler target/release/wb-sandbox /out/
 
 # ---------------------------------------------------------------- runtime
-FROM debian:${DEBIAN_RELEASE}-slim AS runtime
+# debian:bookworm-slim, the build of 2026-08-03
+FROM debian:bookworm-slim@sha256:abd67ffcfa541b485a3dff59865ab629aa048a6c613e639d36e7456b0b229241 AS runtime
 # ca-certificates: TLS to Wildberries, Stripe and Sentry. curl: the health checks.
 # tini: PID 1 that forwards SIGTERM, so the binaries drain and exit 0.
 RUN apt-get update \

@@ -3,11 +3,15 @@
 #
 #   prometheus   promtool check config + check rules + test rules (Debian's prometheus)
 #   nginx        nginx -t on nginx/nginx.conf, with a throwaway certificate (Debian's nginx)
-#   workflows    actionlint on .github/workflows, shellcheck on the scripts they and we run
+#   workflows    actionlint on .github/workflows, shellcheck on the scripts they and we run;
+#                every third-party action pinned by commit SHA (with its tag in a comment) and
+#                every image by digest; the deploy's image tags (latest from main only)
 #   compose      docker-compose.yml against the Compose Specification schema (check-jsonschema's
-#                pinned copy); every variable it reads is documented in .env.example
+#                pinned copy); every variable it reads is documented in .env.example; every
+#                image we do not build pinned by digest
 #   dockerfile   the Dockerfile parses (BuildKit's parser), stages and binaries fit the
-#                workspace, the .dockerignore'd build context loads it (cargo metadata --locked)
+#                workspace, the .dockerignore'd build context loads it (cargo metadata --locked);
+#                every base image pinned by digest
 #   dashboards   every Grafana dashboard and provisioning file parses
 #   metrics      every metric a dashboard or an alert rule uses is exported by the binaries,
 #                read from their live /metrics (api, worker, scheduler run on the WB sandbox)
@@ -114,6 +118,39 @@ check_workflows() {
   shellcheck -x scripts/backup.sh scripts/restore.sh scripts/check-ops.sh scripts/lib/ops-tools.sh \
     scripts/sqlx-prepare.sh scripts/ops/*.sh .github/scripts/*.sh
   echo "shellcheck: ok"
+  # Actions by commit SHA, images by digest: a moved tag must not change what runs.
+  "$OPS_PYTHON" scripts/ops/pins_check.py workflows "${files[@]}"
+  check_image_tags
+}
+
+# The deploy's tags for each kind of ref: `latest` comes from refs/heads/main and from nothing
+# else, however a branch or tag is named.
+check_image_tags() {
+  local sha=0123456789abcdef0123456789abcdef01234567 bad=0 ref want got
+  while IFS='|' read -r ref want; do
+    got="$(.github/scripts/image-tags.sh "$ref" "$sha" 2>/dev/null | sed "s/^$sha\$/SHA/" | paste -sd' ')"
+    if [ "$got" != "$want" ]; then
+      echo "image-tags.sh $ref: got '$got', expected '$want'"
+      bad=1
+    fi
+  done <<'CASES'
+refs/heads/main|SHA main latest
+refs/heads/develop|SHA develop
+refs/heads/latest|SHA
+refs/heads/Latest|SHA
+refs/heads/main/latest|SHA
+refs/heads/feature/latest|SHA
+refs/heads/0123456789abcdef0123456789abcdef01234567|SHA
+refs/tags/latest|SHA
+refs/tags/v1.0.0|SHA
+refs/pull/1/merge|SHA
+CASES
+  if .github/scripts/image-tags.sh refs/heads/main latest >/dev/null 2>&1; then
+    echo "image-tags.sh accepted 'latest' as the commit SHA"
+    bad=1
+  fi
+  [ "$bad" -eq 0 ] || return 1
+  echo "image tags: latest only from refs/heads/main (10 refs checked)"
 }
 
 check_compose() {
@@ -125,10 +162,12 @@ check_compose() {
   fi
   # Every variable the compose file reads is documented in .env.example.
   "$OPS_PYTHON" scripts/ops/compose_env_check.py docker-compose.yml .env.example
+  "$OPS_PYTHON" scripts/ops/pins_check.py compose docker-compose.yml
 }
 
 check_dockerfile() {
   "$OPS_PYTHON" scripts/ops/dockerfile_check.py "$ROOT" "$WORK/docker-context"
+  "$OPS_PYTHON" scripts/ops/pins_check.py dockerfile Dockerfile
 }
 
 check_dashboards() {
