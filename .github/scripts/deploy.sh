@@ -46,6 +46,14 @@ set -euo pipefail
 tag="$1"
 [ -f .env ] || { echo "no .env in $PWD: copy .env.example to .env and fill it in first" >&2; exit 1; }
 chmod 600 .env
+# Redis requires a password since docker-compose.yml set requirepass. Nobody types it (the
+# services get it in REDIS_URL), so a host set up before then gets a random one here rather
+# than a deploy that stops on the missing variable.
+if ! grep -q '^REDIS_PASSWORD=.' .env; then
+  sed -i '/^REDIS_PASSWORD=/d' .env
+  echo "REDIS_PASSWORD=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >>.env
+  echo "--> generated REDIS_PASSWORD in .env"
+fi
 if grep -q '^IMAGE_TAG=' .env; then
   sed -i "s/^IMAGE_TAG=.*/IMAGE_TAG=$tag/" .env
 else
