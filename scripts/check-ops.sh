@@ -2,7 +2,8 @@
 # Checks the deployment and operations files without a Docker engine:
 #
 #   prometheus   promtool check config + check rules + test rules (Debian's prometheus)
-#   nginx        nginx -t on nginx/nginx.conf, with a throwaway certificate (Debian's nginx)
+#   nginx        nginx -t on nginx/nginx.conf, with a throwaway certificate (Debian's nginx);
+#                the rate limits' key (an IPv6 client per /64) through a real nginx
 #   workflows    actionlint on .github/workflows, shellcheck on the scripts they and we run;
 #                every third-party action pinned by commit SHA (with its tag in a comment) and
 #                every image by digest; the deploy's image tags (latest from main only)
@@ -106,6 +107,84 @@ check_nginx() {
     return 1
   fi
   echo "nginx -t: configuration ok"
+  check_nginx_limit_key
+}
+
+# The rate limits' key (map $remote_addr $limit_key in nginx/nginx.conf) through a real
+# nginx: the map block, copied verbatim but for reading the address from ?ip= instead of the
+# peer (a test cannot connect from many IPv6 addresses), answers with the key it computes.
+# Every address of one /64 must get the same key, whatever the "::" hides, and IPv4 its own.
+check_nginx_limit_key() {
+  local dir="$WORK/nginx-limit-key" port pid i bad=0 n=0 addr want got
+  mkdir -p "$dir/tmp"
+  port="$(free_port)"
+  local map
+  # shellcheck disable=SC2016 # sed's pattern: the $ names are nginx's, not the shell's
+  map="$(sed -n '/^    map \$remote_addr \$limit_key {$/,/^    }$/p' nginx/nginx.conf)"
+  [ -n "$map" ] || { echo "nginx/nginx.conf has no 'map \$remote_addr \$limit_key' block"; return 1; }
+  {
+    echo 'worker_processes 1;'
+    echo 'error_log stderr warn;'
+    echo 'pid nginx.pid;'
+    echo 'events { worker_connections 64; }'
+    echo 'http {'
+    echo '    access_log off;'
+    echo '    client_body_temp_path tmp/body; proxy_temp_path tmp/proxy; fastcgi_temp_path tmp/fastcgi;'
+    echo '    uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;'
+    printf '%s\n' "${map//\$remote_addr/\$arg_ip}"
+    echo "    server { listen 127.0.0.1:$port; location / { default_type text/plain; return 200 \"\$limit_key\"; } }"
+    echo '}'
+  } >"$dir/nginx.conf"
+  "$NGINX_BIN" -p "$dir/" -e stderr -c "$dir/nginx.conf" -g 'daemon off;' >"$dir/out" 2>&1 &
+  pid=$!
+  # shellcheck disable=SC2064 # the pid is meant to be expanded now
+  trap "kill $pid 2>/dev/null; wait $pid 2>/dev/null" EXIT
+  for i in $(seq 1 50); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/?ip=1.2.3.4" 2>/dev/null && break
+    sleep 0.1
+  done
+  curl -fsS -o /dev/null "http://127.0.0.1:$port/?ip=1.2.3.4" || { cat "$dir/out"; echo "the test nginx did not start"; return 1; }
+  while read -r addr want; do
+    [ -n "$addr" ] || continue
+    n=$((n + 1))
+    got="$(curl -fsS "http://127.0.0.1:$port/?ip=$addr")"
+    if [ "$got" != "$want" ]; then
+      echo "  limit key of $addr: got '$got', expected '$want'"
+      bad=1
+    fi
+  done <<'CASES'
+203.0.113.7 203.0.113.7
+::ffff:198.51.100.4 198.51.100.4
+2001:db8:1:2:3:4:5:6 2001:db8:1:2
+2001:db8:1:2:ffff:ffff:ffff:ffff 2001:db8:1:2
+2001:db8:1:2::1 2001:db8:1:2
+2001:db8:1:2:: 2001:db8:1:2
+2001:db8:1:0:1:2:3:4 2001:db8:1:0
+2001:db8:1::1 2001:db8:1:0
+2001:db8:1:: 2001:db8:1:0
+2001:db8:0:0:1:2:3:4 2001:db8:0:0
+2001:db8::1:2:3:4 2001:db8:0:0
+2001:db8::1:0:0:1 2001:db8:0:0
+2001:db8::1 2001:db8:0:0
+2001:db8:: 2001:db8:0:0
+2001:db8:0:1::5 2001:db8:0:1
+2001:db8::1:2:3:4:5 2001:db8:0:1
+2001:0:0:5:1:: 2001:0:0:5
+2001::5:1:2:3:4 2001:0:0:5
+1::2:3:4:5:6:7 1:0:2:3
+1:0:2:3:4:5:6:7 1:0:2:3
+fe80::1 fe80:0:0:0
+fe80::aaaa:bbbb:cccc:dddd fe80:0:0:0
+:: 0:0:0:0
+::1 0:0:0:0
+::1:2:3:4 0:0:0:0
+::1:2:3:4:5 0:0:0:1
+0:0:0:1:: 0:0:0:1
+::1:2:3:4:5:6 0:0:1:2
+::1:2:3:4:5:6:7 0:1:2:3
+CASES
+  [ "$bad" -eq 0 ] || return 1
+  echo "nginx limit key: $n addresses, IPv6 counted per /64"
 }
 
 check_workflows() {
