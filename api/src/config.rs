@@ -6,6 +6,7 @@ use std::time::Duration;
 use stock_tracker_shared::Secret;
 use stock_tracker_shared::billing::BillingConfig;
 use stock_tracker_shared::config::{CommonConfig, ConfigError, Env};
+use stock_tracker_shared::tenancy::pool::SessionLimits;
 use stock_tracker_wb::WbConfig;
 
 #[derive(Clone, Debug)]
@@ -22,6 +23,8 @@ pub struct ApiConfig {
     pub jwt_secret: Secret<Vec<u8>>,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// A sign-in's absolute lifetime: refreshing never extends a session past it.
+    pub refresh_family_max_age: Duration,
     pub invitation_ttl: Duration,
     /// Proxies whose `X-Forwarded-For` is believed; empty means use the peer address only.
     pub trusted_proxies: Vec<IpNet>,
@@ -79,7 +82,8 @@ fn seconds(env: &Env, name: &'static str, default: u64) -> Result<Duration, Conf
 
 impl ApiConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let common = CommonConfig::from_env(env)?;
+        let mut common = CommonConfig::from_env(env)?;
+        common.database_session = SessionLimits::from_env(env, SessionLimits::API)?;
         let jwt_secret = env.required("JWT_SECRET")?;
         check_jwt_secret(&jwt_secret)?;
         let public_base_url = env.required("PUBLIC_BASE_URL")?;
@@ -120,6 +124,7 @@ impl ApiConfig {
             jwt_secret: Secret::new(jwt_secret.into_bytes()),
             access_token_ttl: seconds(env, "ACCESS_TOKEN_TTL_SECS", 15 * 60)?,
             refresh_token_ttl: seconds(env, "REFRESH_TOKEN_TTL_SECS", 30 * 24 * 3600)?,
+            refresh_family_max_age: seconds(env, "REFRESH_FAMILY_MAX_AGE_SECS", 90 * 24 * 3600)?,
             invitation_ttl: seconds(env, "INVITATION_TTL_SECS", 7 * 24 * 3600)?,
             trusted_proxies,
             body_limit_bytes: env.parse_or("BODY_LIMIT_BYTES", 256 * 1024)?,

@@ -263,6 +263,21 @@ impl From<sqlx::Error> for ApiError {
                 e.location = Some(std::panic::Location::caller());
                 e
             }
+            // The session limits (`pool::SessionLimits`) ended a wait on a lock or a runaway
+            // statement: the database is busy, not broken, and the request can be retried.
+            sqlx::Error::Database(ref db)
+                if matches!(db.code().as_deref(), Some("55P03" | "57014")) =>
+            {
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_busy",
+                    "The data is busy being changed; retry shortly.",
+                )
+                .with_retry_after(2);
+                e.source = Some(err.into());
+                e.location = Some(std::panic::Location::caller());
+                e
+            }
             other => ApiError::internal(other),
         }
     }

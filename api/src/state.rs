@@ -1,4 +1,5 @@
 use crate::auth::access::AccessTokens;
+use crate::auth::device::DeviceTokens;
 use crate::auth::password::Passwords;
 use crate::auth::role_cache::RoleCache;
 use crate::auth::throttle::LoginThrottle;
@@ -24,6 +25,7 @@ pub struct AppState {
     pub db: PgPool,
     pub redis: Redis,
     pub access: Arc<AccessTokens>,
+    pub devices: Arc<DeviceTokens>,
     pub passwords: Passwords,
     pub throttle: Arc<LoginThrottle>,
     pub client_ip: ClientIpResolver,
@@ -46,6 +48,7 @@ impl AppState {
         let db = pool::connect_lazy(
             config.common.database_url.expose(),
             config.common.database_max_connections,
+            config.common.database_session,
         )?;
         let redis = kv::connect(config.common.redis_url.expose())?;
         let mut registry = Registry::with_prefix("stock_tracker");
@@ -75,6 +78,7 @@ impl AppState {
                 &config.public_base_url,
                 config.access_token_ttl,
             )),
+            devices: Arc::new(DeviceTokens::new(config.jwt_secret.expose())),
             passwords: Passwords::new(config.password_hash_concurrency)?,
             throttle: Arc::new(LoginThrottle::new(
                 redis.clone(),

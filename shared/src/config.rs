@@ -86,6 +86,8 @@ impl CredentialKeys {
 pub struct CommonConfig {
     pub database_url: Secret<String>,
     pub database_max_connections: u32,
+    /// Per-session timeouts; background defaults here, the api sets its own.
+    pub database_session: crate::tenancy::pool::SessionLimits,
     pub redis_url: Secret<String>,
     pub credentials_keys: CredentialKeys,
     pub log_format: LogFormat,
@@ -115,6 +117,10 @@ impl CommonConfig {
         Ok(Self {
             database_url,
             database_max_connections: env.parse_or("DATABASE_MAX_CONNECTIONS", 10)?,
+            database_session: crate::tenancy::pool::SessionLimits::from_env(
+                env,
+                crate::tenancy::pool::SessionLimits::BACKGROUND,
+            )?,
             redis_url,
             credentials_keys,
             log_format: env.parse_or("LOG_FORMAT", LogFormat::Pretty)?,

@@ -139,6 +139,7 @@ pub async fn connect(config: &CommonConfig, service: &str) -> anyhow::Result<Con
     let db = pool::connect_lazy(
         config.database_url.expose(),
         config.database_max_connections,
+        config.database_session,
     )?;
     let redis = kv::connect(config.redis_url.expose())?;
     let mut delay = Duration::from_millis(250);

@@ -2,7 +2,7 @@ use crate::auth::opaque;
 use crate::error::ApiError;
 use crate::http::quota::QuotaSlot;
 use crate::state::AppState;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -118,6 +118,24 @@ impl FromRequestParts<AppState> for Person {
             user: auth.user()?,
             auth,
         })
+    }
+}
+
+/// `Option<Person>`: a person when the request carries an `Authorization` header, `None`
+/// without one. A header that is present but invalid is still refused (401), never ignored.
+impl OptionalFromRequestParts<AppState> for Person {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, ApiError> {
+        if !parts.headers.contains_key(AUTHORIZATION) {
+            return Ok(None);
+        }
+        <Person as FromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map(Some)
     }
 }
 

@@ -2,6 +2,7 @@
 //! tokens, login throttling, and the extractor that turns a bearer token into an [`Auth`].
 
 pub mod access;
+pub mod device;
 pub mod extract;
 pub mod opaque;
 pub mod password;

@@ -1,26 +1,66 @@
-//! Login slowdown. After a few failures for one account or one address, each further
-//! attempt must wait a doubling delay (capped), answered with 429 and `Retry-After`.
-//! Nothing is ever locked for good: the counters expire, and a wait always ends.
+//! Login slowdown. After a few failures for one account or one network, each further attempt
+//! must wait a doubling delay (capped), answered with 429 and `Retry-After`. Nothing is ever
+//! locked for good: the counters expire, and a wait always ends.
+//!
+//! An attempt is reserved before its password is verified, in one Redis script that checks
+//! the waits and counts the attempt as a failure together, so parallel guesses cannot all slip
+//! past a check that was read before any of them was counted. A correct password refunds the
+//! attempt. The account's owner is not held up by someone else's guessing: a login carrying a
+//! valid device token is counted for that device, not for the whole account (`device.rs`).
+//!
+//! Addresses are counted per network: an IPv6 client is its /64 (one subscriber's whole
+//! allocation), see `client_ip::limit_key`.
 //!
 //! State is in Redis so that every api replica sees the same counts. If Redis is down the
 //! throttle lets attempts through (the per-address governor still applies) rather than
 //! locking every user out.
 
+use crate::http::client_ip::limit_key;
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use std::time::Duration;
 use stock_tracker_shared::kv::Redis;
+use uuid::Uuid;
 
 /// How long failures are remembered after the last one.
-const WINDOW_SECS: i64 = 15 * 60;
+const WINDOW_SECS: u64 = 15 * 60;
 /// One address fronts many accounts (offices, NAT), so it gets more slack than an account.
 const ADDRESS_SLACK: u32 = 4;
+
+/// KEYS: account counter, account block, address counter, address block.
+/// ARGV: free failures for the account, for the address, window seconds, max delay ms.
+/// Returns the milliseconds to wait (nothing counted), or 0 with the attempt counted.
+const RESERVE: &str = r"
+local wait = math.max(redis.call('PTTL', KEYS[2]), redis.call('PTTL', KEYS[4]))
+if wait > 0 then return wait end
+for i = 0, 1 do
+  local counter, block = KEYS[2 * i + 1], KEYS[2 * i + 2]
+  local n = redis.call('INCR', counter)
+  redis.call('EXPIRE', counter, ARGV[3])
+  local excess = n - tonumber(ARGV[i + 1])
+  if excess > 0 then
+    local delay = math.min(1000 * 2 ^ math.min(excess - 1, 40), tonumber(ARGV[4]))
+    redis.call('SET', block, 1, 'PX', math.floor(delay))
+  end
+end
+return 0
+";
+
+/// KEYS: account counter, account block, address counter. The attempt was not a failure:
+/// the account starts afresh, and the address gets its reserved attempt back.
+const REFUND: &str = r"
+redis.call('DEL', KEYS[1], KEYS[2])
+if tonumber(redis.call('GET', KEYS[3]) or '0') > 0 then redis.call('DECR', KEYS[3]) end
+return 0
+";
 
 pub struct LoginThrottle {
     redis: Redis,
     prefix: String,
     free_failures: u32,
     max_delay: Duration,
+    reserve: redis::Script,
+    refund: redis::Script,
 }
 
 /// The counters one login attempt touches.
@@ -36,30 +76,47 @@ impl LoginThrottle {
             prefix: prefix.to_string(),
             free_failures,
             max_delay,
+            reserve: redis::Script::new(RESERVE),
+            refund: redis::Script::new(REFUND),
         }
     }
 
-    pub fn subjects(&self, email: &str, ip: IpAddr) -> Subjects {
+    /// The account's counter (the device's, when the login presents a valid device token)
+    /// and the network's.
+    pub fn subjects(&self, email: &str, ip: IpAddr, device: Option<Uuid>) -> Subjects {
         let account = hex::encode(Sha256::digest(email.to_lowercase().as_bytes()));
+        let account = match device {
+            Some(device) => format!(
+                "{}login:acct:{account}:dev:{}",
+                self.prefix,
+                device.simple()
+            ),
+            None => format!("{}login:acct:{account}", self.prefix),
+        };
         Subjects {
-            account: format!("{}login:acct:{account}", self.prefix),
-            address: format!("{}login:ip:{ip}", self.prefix),
+            account,
+            address: format!("{}login:ip:{}", self.prefix, limit_key(ip)),
         }
     }
 
-    /// Seconds until an attempt may be made, if the caller must wait.
-    pub async fn wait(&self, s: &Subjects) -> Option<u64> {
+    /// Counts this attempt as a failure before it is verified; `Some(seconds)` if it must
+    /// wait instead (then nothing is counted).
+    pub async fn reserve(&self, s: &Subjects) -> Option<u64> {
         let mut conn = self.redis.clone();
-        let result: redis::RedisResult<(i64, i64)> = redis::pipe()
-            .pttl(format!("{}:block", s.account))
-            .pttl(format!("{}:block", s.address))
-            .query_async(&mut conn)
+        let result: redis::RedisResult<i64> = self
+            .reserve
+            .key(&s.account)
+            .key(format!("{}:block", s.account))
+            .key(&s.address)
+            .key(format!("{}:block", s.address))
+            .arg(self.free_failures)
+            .arg(self.free_failures.saturating_mul(ADDRESS_SLACK))
+            .arg(WINDOW_SECS)
+            .arg(u64::try_from(self.max_delay.as_millis()).unwrap_or(u64::MAX))
+            .invoke_async(&mut conn)
             .await;
         match result {
-            Ok((a, b)) => {
-                let ms = a.max(b);
-                (ms > 0).then(|| ms.unsigned_abs().div_ceil(1000))
-            }
+            Ok(ms) => (ms > 0).then(|| ms.unsigned_abs().div_ceil(1000)),
             Err(e) => {
                 tracing::warn!(error = %e, "login throttle unavailable; not slowing down");
                 None
@@ -67,65 +124,18 @@ impl LoginThrottle {
         }
     }
 
-    pub async fn failed(&self, s: &Subjects) {
-        for (key, free) in [
-            (&s.account, self.free_failures),
-            (&s.address, self.free_failures * ADDRESS_SLACK),
-        ] {
-            if let Err(e) = self.count_failure(key, free).await {
-                tracing::warn!(error = %e, "login throttle unavailable; failure not counted");
-            }
-        }
-    }
-
+    /// The reserved attempt succeeded.
     pub async fn succeeded(&self, s: &Subjects) {
         let mut conn = self.redis.clone();
-        let keys = [s.account.clone(), format!("{}:block", s.account)];
-        let result: redis::RedisResult<()> =
-            redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
+        let result: redis::RedisResult<i64> = self
+            .refund
+            .key(&s.account)
+            .key(format!("{}:block", s.account))
+            .key(&s.address)
+            .invoke_async(&mut conn)
+            .await;
         if let Err(e) = result {
             tracing::warn!(error = %e, "login throttle unavailable; counter not reset");
         }
-    }
-
-    async fn count_failure(&self, key: &str, free: u32) -> redis::RedisResult<()> {
-        let mut conn = self.redis.clone();
-        let (failures, _): (u32, bool) = redis::pipe()
-            .incr(key, 1)
-            .expire(key, WINDOW_SECS)
-            .query_async(&mut conn)
-            .await?;
-        if failures > free {
-            let delay = delay_after(failures - free, self.max_delay);
-            let _: () = redis::cmd("SET")
-                .arg(format!("{key}:block"))
-                .arg(1)
-                .arg("PX")
-                .arg(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
-                .query_async(&mut conn)
-                .await?;
-        }
-        Ok(())
-    }
-}
-
-/// 1 s after the first failure past the free ones, then 2, 4, 8 … up to `max`.
-fn delay_after(excess: u32, max: Duration) -> Duration {
-    let secs = 1u64
-        .checked_shl(excess.saturating_sub(1))
-        .unwrap_or(u64::MAX);
-    Duration::from_secs(secs).min(max)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn delay_doubles_and_is_capped() {
-        let max = Duration::from_secs(300);
-        let delays: Vec<u64> = (1..=10).map(|n| delay_after(n, max).as_secs()).collect();
-        assert_eq!(delays, vec![1, 2, 4, 8, 16, 32, 64, 128, 256, 300]);
-        assert_eq!(delay_after(200, max), max);
     }
 }

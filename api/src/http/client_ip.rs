@@ -52,11 +52,25 @@ impl ClientIpResolver {
     }
 }
 
+/// What rate limits count a client as: an IPv4 address, or an IPv6 client's /64. A single
+/// IPv6 subscriber is routinely given a whole /64 (and often more), so counting per address
+/// would let one attacker rotate through 2^64 of them.
+pub fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !(u128::MAX >> 64)).into()),
+        },
+    }
+}
+
 impl KeyExtractor for ClientIpResolver {
     type Key = IpAddr;
 
     fn extract<T>(&self, req: &Request<T>) -> Result<IpAddr, GovernorError> {
         self.of_request(req.extensions(), req.headers())
+            .map(limit_key)
             .ok_or(GovernorError::UnableToExtractKey)
     }
 }
@@ -101,5 +115,18 @@ mod tests {
         let got = r.resolve(proxy, &headers("6.6.6.6, 198.51.100.7, 10.0.0.3"));
         assert_eq!(got, "198.51.100.7".parse::<IpAddr>().unwrap());
         assert_eq!(r.resolve(proxy, &HeaderMap::new()), proxy);
+    }
+
+    #[test]
+    fn ipv6_clients_are_limited_per_64() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(limit_key(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(
+            limit_key(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")),
+            ip("2001:db8:1:2::")
+        );
+        assert_ne!(limit_key(ip("2001:db8:1:3::1")), ip("2001:db8:1:2::"));
+        assert_eq!(limit_key(ip("203.0.113.9")), ip("203.0.113.9"));
+        assert_eq!(limit_key(ip("::ffff:203.0.113.9")), ip("203.0.113.9"));
     }
 }

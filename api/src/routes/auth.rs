@@ -1,5 +1,6 @@
 //! `/api/v1/auth`: register, login, refresh, logout, accept-invitation.
 
+use crate::auth::Person;
 use crate::auth::opaque::{self, INVITATION, REFRESH};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::client_ip::ClientIp;
@@ -14,7 +15,7 @@ use stock_tracker_shared::accounts::{
     CompanyName, Email, NewPassword, Password, Role, invitations, memberships, sessions, tenants,
     users,
 };
-use stock_tracker_shared::ids::{SessionFamilyId, TenantId, UserId};
+use stock_tracker_shared::ids::{TenantId, UserId};
 use stock_tracker_shared::tenancy::{self, Scope, Tx};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -48,6 +49,9 @@ pub struct LoginRequest {
         pattern = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})$"
     )]
     pub tenant_id: Option<Uuid>,
+    /// The `device_token` an earlier sign-in on this device returned: failed attempts made
+    /// elsewhere then never slow this device down.
+    pub device_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -55,13 +59,17 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
+/// An invitation is bound to its email. If that email has no account yet, the invitee
+/// chooses a password here; if it has one, the invitee signs in first and accepts with their
+/// own bearer token (a password is never checked here, so an invitation cannot be used to
+/// guess one).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AcceptInvitationRequest {
     /// The one-time token returned when the invitation was created.
     pub token: String,
-    /// A new password, or the existing one if this email already has an account.
-    #[schema(value_type = String, min_length = 8, max_length = 128)]
-    pub password: Password,
+    /// The new account's password (8 to 128 characters); only when the email has no account.
+    #[schema(value_type = Option<String>, min_length = 8, max_length = 128)]
+    pub password: Option<Password>,
 }
 
 /// A new session: a short-lived access token and the refresh token that renews it.
@@ -78,6 +86,11 @@ pub struct TokenResponse {
     pub user: UserView,
     pub tenant: TenantView,
     pub role: RoleView,
+    /// Returned when a password was checked (sign-up and sign-in): keep it on this device
+    /// and send it with later sign-ins, so that someone else guessing the password never
+    /// slows this device down. Valid a year, for this email only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_token: Option<String>,
 }
 
 const BAD_CREDENTIALS: &str = "The email or password is incorrect.";
@@ -112,7 +125,8 @@ pub async fn register(
                 .with_field("email")
         }))?;
     memberships::insert(&mut tx, tenant_id, user_id, Role::Owner).await?;
-    let response = start_session(&state, &mut tx, user, tenant, Role::Owner, None).await?;
+    let mut response = start_session(&state, &mut tx, user, tenant, Role::Owner, None).await?;
+    response.device_token = Some(state.devices.issue(email.as_str())?);
     tx.commit().await?;
     tracing::info!(tenant_id = %tenant_id, user_id = %user_id, "tenant registered");
     Ok((StatusCode::CREATED, Json(response)))
@@ -134,8 +148,10 @@ pub async fn login(
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
     let email = Email::normalise(&body.email);
-    let subjects = state.throttle.subjects(&email, ip);
-    if let Some(wait) = state.throttle.wait(&subjects).await {
+    let device = (body.device_token.as_deref()).and_then(|t| state.devices.verify(t, &email));
+    let subjects = state.throttle.subjects(&email, ip, device);
+    // Counted as a failure before the password is checked, refunded on success.
+    if let Some(wait) = state.throttle.reserve(&subjects).await {
         return Err(ApiError::too_many_requests(
             "login_throttled",
             wait,
@@ -149,7 +165,6 @@ pub async fn login(
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
     let password_ok = state.passwords.verify(body.password, stored_hash).await?;
     let Some(user) = user.filter(|_| password_ok) else {
-        state.throttle.failed(&subjects).await;
         return Err(invalid_credentials());
     };
 
@@ -161,7 +176,6 @@ pub async fn login(
         None => member_of.into_iter().next(),
     };
     let Some((tenant_id, role)) = chosen else {
-        state.throttle.failed(&subjects).await;
         return Err(invalid_credentials());
     };
     state.throttle.succeeded(&subjects).await;
@@ -170,7 +184,8 @@ pub async fn login(
     let tenant = tenants::current(&mut tx)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("member of a missing tenant")))?;
-    let response = start_session(&state, &mut tx, user, tenant, role, None).await?;
+    let mut response = start_session(&state, &mut tx, user, tenant, role, None).await?;
+    response.device_token = Some(state.devices.issue(&email)?);
     tx.commit().await?;
     Ok(Json(response))
 }
@@ -245,22 +260,26 @@ pub async fn logout(
 
 #[utoipa::path(
     post, path = "/api/v1/auth/accept-invitation", tag = "auth",
+    security((), ("bearer" = [])),
     request_body = AcceptInvitationRequest,
     responses(
         (status = 200, description = "Joined the tenant; signed in to it", body = TokenResponse),
-        (status = 401, description = "The email has an account and the password is wrong", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown, used or expired invitation", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The email already has an account: sign in as it and send its bearer token (`sign_in_required`); or the bearer token is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Signed in as another email than the invitation's (`invitation_email_mismatch`), or with an API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown, used, revoked or expired invitation", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already a member (`already_member`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is missing or the password is too short or long", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing, or the new account's password is missing, too short or too long", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn accept_invitation(
     State(state): State<AppState>,
+    signed_in: Option<Person>,
     JsonBody(body): JsonBody<AcceptInvitationRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
     let token = body.token.trim();
     let tenant_id =
         opaque::tenant_of(INVITATION, token).ok_or_else(|| ApiError::not_found("invitation"))?;
+    // Any refusal below rolls back, leaving the invitation usable by its rightful invitee.
     let mut tx = tenancy::begin(&state.db, Scope::tenant(tenant_id)).await?;
     let invitation = invitations::accept(&mut tx, &opaque::digest(token))
         .await?
@@ -271,20 +290,35 @@ pub async fn accept_invitation(
         Scope::tenant(tenant_id).with_login(&invitation.email),
     )
     .await?;
-    let user = match users::by_email(&mut tx, &invitation.email).await? {
-        Some(existing) => {
-            let ok = state
-                .passwords
-                .verify(body.password, Some(existing.password_hash.clone()))
-                .await?;
-            if !ok {
-                return Err(invalid_credentials());
-            }
-            existing
+    let existing = users::by_email(&mut tx, &invitation.email).await?;
+    let user = match (existing, signed_in) {
+        (Some(existing), Some(person)) if person.user == existing.id => existing,
+        (_, Some(_)) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "invitation_email_mismatch",
+                "This invitation is for another email address than the account signed in.",
+            ));
         }
-        None => {
-            let password =
-                NewPassword::parse(body.password).map_err(|e| ApiError::field("password", e))?;
+        (Some(_), None) => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "sign_in_required",
+                "This email already has an account: sign in to it, then accept the \
+                 invitation with that session's bearer token.",
+            ));
+        }
+        (None, None) => {
+            let password = body
+                .password
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "missing_field",
+                        "password",
+                        "A password for the new account is required.",
+                    )
+                })
+                .and_then(|p| NewPassword::parse(p).map_err(|e| ApiError::field("password", e)))?;
             let hash = state.passwords.hash(password).await?;
             let id = UserId::new();
             tenancy::rescope(&mut tx, Scope::tenant(tenant_id).with_user(id)).await?;
@@ -308,28 +342,33 @@ pub async fn accept_invitation(
     Ok(Json(response))
 }
 
-/// Issues an access token and a refresh token (continuing `family` on refresh).
+/// Issues an access token and a refresh token (continuing `family` on refresh). The refresh
+/// token lives `REFRESH_TOKEN_TTL_SECS` unused, but never past the family's absolute end.
 async fn start_session(
     state: &AppState,
     tx: &mut Tx,
     user: users::User,
     tenant: tenants::Tenant,
     role: Role,
-    family: Option<SessionFamilyId>,
+    family: Option<sessions::Family>,
 ) -> ApiResult<TokenResponse> {
     let refresh = opaque::generate(REFRESH, tenant.id);
-    let ttl = state.config.refresh_token_ttl;
+    let family = family.unwrap_or_else(sessions::Family::start);
+    let now = chrono::Utc::now();
+    let expires_at = (now + state.config.refresh_token_ttl)
+        .min(family.started_at + state.config.refresh_family_max_age);
     sessions::insert(
         tx,
         sessions::NewSession {
             tenant: tenant.id,
             user: user.id,
-            family: family.unwrap_or_default(),
+            family,
             token_hash: &refresh.hash,
-            expires_at: chrono::Utc::now() + ttl,
+            expires_at,
         },
     )
     .await?;
+    let ttl = (expires_at - now).to_std().unwrap_or_default();
     Ok(TokenResponse {
         access_token: state.access.issue(user.id, tenant.id)?,
         token_type: "Bearer",
@@ -339,6 +378,7 @@ async fn start_session(
         user: user.into(),
         tenant: tenant.into(),
         role: role.into(),
+        device_token: None,
     })
 }
 

@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 use stock_tracker_shared::accounts::{tenants, users};
 use stock_tracker_shared::billing::refresh;
 use stock_tracker_shared::billing::subscriptions::SubscriptionStatus;
@@ -18,7 +19,8 @@ use stock_tracker_shared::billing::webhook::{self, Rejected};
 use stock_tracker_shared::billing::{
     Access, Limits, Plan, TenantSubscription, subscriptions, usage,
 };
-use stock_tracker_shared::tenancy;
+use stock_tracker_shared::ids::TenantId;
+use stock_tracker_shared::{kv, tenancy};
 use stock_tracker_stripe::stripe::StripeApi;
 use utoipa::{IntoParams, ToSchema};
 
@@ -92,6 +94,7 @@ impl From<TenantSubscription> for SubscriptionView {
 #[into_params(parameter_in = Query)]
 pub struct SubscriptionQuery {
     /// Re-read the subscription from Stripe first (the page after Checkout uses this).
+    /// Owners and admins only, at most once a minute per tenant.
     #[serde(default)]
     pub refresh: bool,
 }
@@ -101,7 +104,9 @@ pub struct SubscriptionQuery {
     security(("bearer" = [])), params(SubscriptionQuery),
     responses(
         (status = 200, description = "The tenant's subscription and what it allows", body = SubscriptionView),
-        (status = 503, description = "`refresh` asked without Stripe configured (`billing_not_configured`) or Stripe unreachable (`stripe_unavailable`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`refresh` asked by a member, a viewer or an API key (`forbidden`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`refresh` asked again within a minute: wait `Retry-After` seconds (`refresh_throttled`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`refresh` asked without Stripe configured (`billing_not_configured`), Stripe unreachable (`stripe_unavailable`) or the refresh limit unavailable (`refresh_unavailable`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn subscription(
@@ -110,12 +115,52 @@ pub async fn subscription(
     QueryParams(query): QueryParams<SubscriptionQuery>,
 ) -> ApiResult<Json<SubscriptionView>> {
     if query.refresh {
-        refresh::refresh(&state.db, auth.tenant, stripe(&state)?, None).await?;
+        if !auth.role.can_manage() {
+            return Err(ApiError::forbidden(
+                "Only owners and admins can re-read the subscription from Stripe.",
+            ));
+        }
+        let stripe = stripe(&state)?;
+        limit_refresh(&state, auth.tenant).await?;
+        refresh::refresh(&state.db, auth.tenant, stripe, None).await?;
     }
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
     let current = subscriptions::current(&mut tx).await?;
     tx.commit().await?;
     Ok(Json(current.into()))
+}
+
+/// Each refresh costs Stripe calls (and its rate limit is shared by every tenant), so a
+/// tenant gets one a minute, counted in Redis across replicas. Without Redis the limit
+/// cannot be kept, so refreshing waits for it to come back; webhooks keep the stored
+/// subscription current meanwhile.
+async fn limit_refresh(state: &AppState, tenant: TenantId) -> ApiResult<()> {
+    let key = format!(
+        "{}stripe-refresh:{tenant}",
+        state.config.common.redis_key_prefix
+    );
+    match kv::claim_once(&state.redis, &key, Duration::from_secs(60)).await {
+        Ok(None) => Ok(()),
+        Ok(Some(wait)) => {
+            let wait = wait.as_secs().max(1);
+            Err(ApiError::too_many_requests(
+                "refresh_throttled",
+                wait,
+                format!(
+                    "The subscription was re-read from Stripe less than a minute ago; try again in {wait} s."
+                ),
+            ))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "refresh limit unavailable (Redis)");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "refresh_unavailable",
+                "The subscription cannot be re-read from Stripe right now; it is updated by \
+                 Stripe's notifications meanwhile.",
+            ))
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use stock_tracker_shared::Secret;
+use stock_tracker_shared::billing::trials;
 use stock_tracker_shared::credentials::{self, CredentialInfo, CredentialStatus, NewCredential};
 use stock_tracker_shared::ids::CredentialId;
 use stock_tracker_shared::tenancy;
@@ -90,6 +91,7 @@ impl From<CredentialInfo> for CredentialView {
         (status = 200, description = "Token checked with WB and stored encrypted", body = CredentialView),
         (status = 402, description = "The subscription is read-only (`subscription_inactive`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only owners and admins manage the token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "On the free trial, and the token's seller account has had its trial in another tenant (`seller_trial_used`): subscribe to connect it", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unusable token: `token_not_jwt`, `token_expired`, `token_test_not_allowed`, `token_missing_categories` (with `missing`), `token_rejected` (WB said 401)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "WB could not confirm the token right now (`wb_unavailable`)", body = Problem, content_type = "application/problem+json"),
     )
@@ -146,6 +148,14 @@ pub async fn put_credentials(
     let sealed = state.vault.seal(auth.tenant, id, &raw);
     let mask = credentials::mask(raw.expose());
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+    if !trials::may_connect(&mut tx, &manager.subscription, &facts.seller_id).await? {
+        return Err(ApiError::conflict(
+            "seller_trial_used",
+            "This Wildberries seller account has already had its free trial in another Stock \
+             Tracker account. Subscribe to a plan to connect it here.",
+        )
+        .with_field("token"));
+    }
     let saved = credentials::save(
         &mut tx,
         NewCredential {

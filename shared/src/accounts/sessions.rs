@@ -6,22 +6,42 @@ use crate::ids::{SessionFamilyId, TenantId, UserId};
 use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 
+/// A sign-in's chain of refresh tokens: its id and when the sign-in happened, which bounds
+/// how long the chain may be renewed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Family {
+    pub id: SessionFamilyId,
+    pub started_at: DateTime<Utc>,
+}
+
+impl Family {
+    /// A new sign-in, now.
+    pub fn start() -> Self {
+        Self {
+            id: SessionFamilyId::default(),
+            started_at: Utc::now(),
+        }
+    }
+}
+
 pub struct NewSession<'a> {
     pub tenant: TenantId,
     pub user: UserId,
-    pub family: SessionFamilyId,
+    pub family: Family,
     pub token_hash: &'a [u8],
     pub expires_at: DateTime<Utc>,
 }
 
 pub async fn insert(tx: &mut Tx, s: NewSession<'_>) -> sqlx::Result<()> {
     sqlx::query!(
-        "insert into refresh_tokens (id, tenant_id, user_id, family_id, token_hash, expires_at)
-         values ($1, $2, $3, $4, $5, $6)",
+        "insert into refresh_tokens
+                (id, tenant_id, user_id, family_id, family_started_at, token_hash, expires_at)
+         values ($1, $2, $3, $4, $5, $6, $7)",
         uuid::Uuid::now_v7(),
         s.tenant as TenantId,
         s.user as UserId,
-        s.family as SessionFamilyId,
+        s.family.id as SessionFamilyId,
+        s.family.started_at,
         s.token_hash,
         s.expires_at,
     )
@@ -33,10 +53,7 @@ pub async fn insert(tx: &mut Tx, s: NewSession<'_>) -> sqlx::Result<()> {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Redeemed {
     /// The token was live; it is now used and the caller issues its successor.
-    Valid {
-        user: UserId,
-        family: SessionFamilyId,
-    },
+    Valid { user: UserId, family: Family },
     /// Already used: the family has just been revoked.
     Reused,
     /// Unknown, expired or revoked.
@@ -46,6 +63,7 @@ pub enum Redeemed {
 struct StoredToken {
     user_id: UserId,
     family_id: SessionFamilyId,
+    family_started_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     used_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
@@ -55,7 +73,8 @@ struct StoredToken {
 pub async fn redeem(tx: &mut Tx, token_hash: &[u8]) -> sqlx::Result<Redeemed> {
     let row = sqlx::query_as!(
         StoredToken,
-        r#"select user_id as "user_id: UserId", family_id as "family_id: SessionFamilyId", expires_at, used_at, revoked_at
+        r#"select user_id as "user_id: UserId", family_id as "family_id: SessionFamilyId",
+                  family_started_at, expires_at, used_at, revoked_at
              from refresh_tokens where token_hash = $1 for update"#,
         token_hash
     )
@@ -79,7 +98,10 @@ pub async fn redeem(tx: &mut Tx, token_hash: &[u8]) -> sqlx::Result<Redeemed> {
     .await?;
     Ok(Redeemed::Valid {
         user: row.user_id,
-        family: row.family_id,
+        family: Family {
+            id: row.family_id,
+            started_at: row.family_started_at,
+        },
     })
 }
 

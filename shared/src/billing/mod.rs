@@ -8,6 +8,7 @@
 pub mod reconcile;
 pub mod refresh;
 pub mod subscriptions;
+pub mod trials;
 pub mod usage;
 pub mod webhook;
 

@@ -5,10 +5,11 @@ use super::refresh::{self, BillingError, Refreshed};
 use crate::ids::TenantId;
 use crate::tenancy::{self, Scope};
 use sqlx::PgPool;
-use stock_tracker_stripe::stripe::StripeApi;
+use stock_tracker_stripe::stripe::{StripeApi, StripeApiError};
 pub use stock_tracker_stripe::webhook::{Event, Rejected, verify};
 
-/// The events we act on. Anything else is acknowledged and recorded as ignored.
+/// The events we act on: the ones to enable on the webhook endpoint in Stripe's dashboard
+/// (docs/OPERATIONS.md lists them). Anything else is acknowledged and recorded as ignored.
 pub const HANDLED: [&str; 7] = [
     "checkout.session.completed",
     "customer.subscription.created",
@@ -29,6 +30,10 @@ pub enum Outcome {
     /// Signed, but it named a subscription of another customer: nothing stored, an error
     /// logged (an alert).
     Refused,
+    /// It named a subscription Stripe no longer knows (404 on the re-read): recorded and
+    /// acknowledged, since retrying cannot change Stripe's answer; the daily reconciliation
+    /// reads the customer's subscriptions afresh.
+    UnknownSubscription,
 }
 
 impl Outcome {
@@ -38,6 +43,7 @@ impl Outcome {
             Outcome::Duplicate => "duplicate",
             Outcome::Ignored => "ignored",
             Outcome::Refused => "refused",
+            Outcome::UnknownSubscription => "unknown_subscription",
         }
     }
 }
@@ -67,7 +73,18 @@ pub async fn process(
     if already_recorded(db, tenant, event).await? {
         return Ok(Outcome::Duplicate);
     }
-    let fetched = refresh::fetch(db, tenant, stripe, event.subscription()).await?;
+    let fetched = match refresh::fetch(db, tenant, stripe, event.subscription()).await {
+        Err(BillingError::Stripe(StripeApiError::Refused { status: 404, .. })) => {
+            tracing::warn!(
+                event = %event.id,
+                subscription = event.subscription().unwrap_or_default(),
+                %tenant,
+                "Stripe no longer knows the event's subscription; recorded, not applied"
+            );
+            return record_only(db, event, Outcome::UnknownSubscription).await;
+        }
+        fetched => fetched?,
+    };
     let mut tx = tenancy::begin(db, Scope::tenant(tenant)).await?;
     // A second delivery waits here for the first to commit, then finds its id taken.
     if !record(&mut tx, event, Outcome::Processed).await? {

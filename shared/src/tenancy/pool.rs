@@ -3,10 +3,86 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
 
+/// Limits every session of a pool gets, so that no request or job holds a connection or a
+/// lock for long: a statement that runs away, a lock that is not coming, or a transaction left
+/// open while its task waits on something else all end with an error instead of starving the
+/// pool (and every other tenant) of connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionLimits {
+    pub statement: Duration,
+    pub lock: Duration,
+    pub idle_in_transaction: Duration,
+}
+
+impl SessionLimits {
+    /// For the api: answers are due within the request timeout, and no request waits on a
+    /// row lock for more than a few seconds.
+    pub const API: Self = Self {
+        statement: Duration::from_secs(15),
+        lock: Duration::from_secs(5),
+        idle_in_transaction: Duration::from_secs(15),
+    };
+
+    /// For the worker and scheduler: bulk writes of a large tenant's sync and the retention
+    /// purge's batches take longer than any api statement.
+    pub const BACKGROUND: Self = Self {
+        statement: Duration::from_secs(120),
+        lock: Duration::from_secs(30),
+        idle_in_transaction: Duration::from_secs(60),
+    };
+
+    /// `defaults`, with `DATABASE_STATEMENT_TIMEOUT_MS`, `DATABASE_LOCK_TIMEOUT_MS` and
+    /// `DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS` where set.
+    pub fn from_env(
+        env: &crate::config::Env,
+        defaults: Self,
+    ) -> Result<Self, crate::config::ConfigError> {
+        let millis = |name: &'static str,
+                      default: Duration|
+         -> Result<Duration, crate::config::ConfigError> {
+            let ms: u64 =
+                env.parse_or(name, u64::try_from(default.as_millis()).unwrap_or(u64::MAX))?;
+            if ms == 0 {
+                return Err(crate::config::ConfigError::malformed(
+                    name,
+                    "must be at least 1 ms (0 would mean no limit)",
+                ));
+            }
+            Ok(Duration::from_millis(ms))
+        };
+        Ok(Self {
+            statement: millis("DATABASE_STATEMENT_TIMEOUT_MS", defaults.statement)?,
+            lock: millis("DATABASE_LOCK_TIMEOUT_MS", defaults.lock)?,
+            idle_in_transaction: millis(
+                "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+                defaults.idle_in_transaction,
+            )?,
+        })
+    }
+
+    fn options(self) -> [(&'static str, String); 3] {
+        let ms = |d: Duration| format!("{}ms", d.as_millis());
+        [
+            ("statement_timeout", ms(self.statement)),
+            ("lock_timeout", ms(self.lock)),
+            (
+                "idle_in_transaction_session_timeout",
+                ms(self.idle_in_transaction),
+            ),
+        ]
+    }
+}
+
 /// A pool for the application role. Lazy, so a binary starts (and reports "not ready")
 /// while PostgreSQL is down, and reconnects by itself when it is back.
-pub fn connect_lazy(url: &str, max_connections: u32) -> sqlx::Result<PgPool> {
-    let options = PgConnectOptions::from_str(url)?.application_name("stock-tracker");
+pub fn connect_lazy(
+    url: &str,
+    max_connections: u32,
+    limits: SessionLimits,
+) -> sqlx::Result<PgPool> {
+    let options = PgConnectOptions::from_str(url)?
+        .application_name("stock-tracker")
+        .options(limits.options());
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)

@@ -435,3 +435,226 @@ async fn auth_routes_are_rate_limited_per_address() {
         StatusCode::OK
     );
 }
+
+/// Issue 11, item 1: an attacker who invites an existing account's email into their own
+/// tenant cannot use the invitation to guess that account's password, and the victim only
+/// joins by accepting while signed in as themselves.
+#[tokio::test]
+async fn invitations_cannot_be_used_to_guess_an_existing_accounts_password() {
+    let app = TestApp::builder()
+        .env("LOGIN_FREE_FAILURES", "3")
+        .spawn()
+        .await;
+    let victim = app.register("victim@shop.ru", "Victim's shop").await;
+    let attacker = app.register("attacker@evil.ru", "Evil").await;
+    let inv = app.invite(&attacker, "victim@shop.ru", "viewer").await;
+    let accept = |password: &'static str| {
+        app.post(
+            "/api/v1/auth/accept-invitation",
+            None,
+            json!({"token": inv["token"], "password": password}),
+        )
+    };
+    for guess in ["password1", "qwerty123", "letmein99", "12345678"] {
+        accept(guess).await.problem(401, "sign_in_required");
+    }
+    // The right password tells the attacker nothing either, and joins no one.
+    accept(PASSWORD).await.problem(401, "sign_in_required");
+    let members = app.get("/api/v1/tenant/members", &attacker.access).await;
+    assert_eq!(
+        members.body["items"].as_array().unwrap().len(),
+        1,
+        "{members:#?}"
+    );
+
+    // Signed in as someone else, the invitation is refused too.
+    app.post(
+        "/api/v1/auth/accept-invitation",
+        Some(&attacker.access),
+        json!({"token": inv["token"]}),
+    )
+    .await
+    .problem(403, "invitation_email_mismatch");
+
+    // The victim, signed in as themselves, can accept (the invitation is still unused).
+    let joined = app
+        .post(
+            "/api/v1/auth/accept-invitation",
+            Some(&victim.access),
+            json!({"token": inv["token"]}),
+        )
+        .await;
+    assert_eq!(joined.status, StatusCode::OK, "{joined:#?}");
+    assert_eq!(joined.body["tenant"]["id"], attacker.tenant_id.as_str());
+    assert_eq!(joined.body["role"], "viewer");
+
+    // A new account's invitation needs a password.
+    let fresh = app.invite(&attacker, "new@shop.ru", "viewer").await;
+    let missing = app
+        .post(
+            "/api/v1/auth/accept-invitation",
+            None,
+            json!({"token": fresh["token"]}),
+        )
+        .await;
+    assert_eq!(missing.problem(422, "missing_field")["field"], "password");
+}
+
+/// Issue 11, item 8: refreshing keeps a session alive only up to the sign-in's absolute
+/// lifetime, however often it is refreshed.
+#[tokio::test]
+async fn refreshing_never_extends_a_session_past_its_absolute_lifetime() {
+    let app = TestApp::builder()
+        .env("REFRESH_FAMILY_MAX_AGE_SECS", "3")
+        .spawn()
+        .await;
+    let mut session = app.register("long@shop.ru", "Shop").await;
+    let started = std::time::Instant::now();
+    for _ in 0..2 {
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        let renewed = app
+            .post(
+                "/api/v1/auth/refresh",
+                None,
+                json!({"refresh_token": session.refresh}),
+            )
+            .await;
+        assert_eq!(renewed.status, StatusCode::OK, "{renewed:#?}");
+        let left = renewed.body["refresh_expires_in"].as_u64().unwrap();
+        assert!(
+            left <= 3,
+            "the successor ends with the sign-in, got {left} s"
+        );
+        session = session_from(&renewed.body);
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(3).saturating_sub(started.elapsed())).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.post(
+        "/api/v1/auth/refresh",
+        None,
+        json!({"refresh_token": session.refresh}),
+    )
+    .await
+    .problem(401, "invalid_refresh_token");
+}
+
+/// Issue 11, item 3: parallel guesses cannot all slip past the slowdown. Each attempt is
+/// reserved before its password is checked, so of twenty guesses fired at once only the
+/// free ones and the one that starts the wait are verified; the rest wait.
+#[tokio::test]
+async fn parallel_password_guesses_cannot_race_the_login_slowdown() {
+    let app = TestApp::builder()
+        .env("LOGIN_FREE_FAILURES", "3")
+        .spawn()
+        .await;
+    app.register("raced@shop.ru", "Shop").await;
+    let guesses = (0..20).map(|i| {
+        let app = &app;
+        async move {
+            app.login("raced@shop.ru", &format!("wrong guess {i}"))
+                .await
+                .status
+        }
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let verified = answers
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = answers
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(verified + throttled, 20, "{answers:?}");
+    assert!(
+        verified <= 4,
+        "only 3 free guesses and the one that starts the wait: {answers:?}"
+    );
+}
+
+/// Issue 11, item 3: the account's owner signs in from a device they signed in on before,
+/// while someone else's guessing holds the account's slowdown.
+#[tokio::test]
+async fn the_owner_signs_in_from_a_known_device_while_someone_guesses() {
+    let app = TestApp::builder()
+        .env("LOGIN_FREE_FAILURES", "2")
+        .spawn()
+        .await;
+    app.register("owner@shop.ru", "Shop").await;
+    let earlier = app.login("owner@shop.ru", PASSWORD).await;
+    assert_eq!(earlier.status, StatusCode::OK, "{earlier:#?}");
+    let device = earlier.body["device_token"].as_str().unwrap().to_string();
+
+    // Someone guesses until the account waits; a forged device token changes nothing.
+    let mut throttled = false;
+    for i in 0..6 {
+        let guess = app
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": "owner@shop.ru", "password": format!("guess {i}"),
+                       "device_token": format!("{device}x")}),
+            )
+            .await;
+        throttled |= guess.status == StatusCode::TOO_MANY_REQUESTS;
+    }
+    assert!(throttled, "the guessing is slowed down");
+    app.login("owner@shop.ru", PASSWORD)
+        .await
+        .problem(429, "login_throttled");
+
+    // The owner's device is not.
+    let owner = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "owner@shop.ru", "password": PASSWORD, "device_token": device}),
+        )
+        .await;
+    assert_eq!(owner.status, StatusCode::OK, "{owner:#?}");
+    assert!(owner.body["device_token"].is_string());
+
+    // A device token works for its own email only.
+    app.register("other@shop.ru", "Other").await;
+    let borrowed = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "owner@shop.ru", "password": PASSWORD,
+                   "device_token": app.login("other@shop.ru", PASSWORD).await.body["device_token"]}),
+        )
+        .await;
+    borrowed.problem(429, "login_throttled");
+}
+
+/// Issue 11, item 3: an IPv6 client is rate limited per /64, not per address.
+#[tokio::test]
+async fn auth_rate_limit_counts_an_ipv6_client_per_64() {
+    let app = TestApp::builder()
+        .env("AUTH_RATE_LIMIT_BURST", "3")
+        .env("AUTH_RATE_LIMIT_PERIOD_MS", "60000")
+        .env("TRUSTED_PROXIES", "127.0.0.1")
+        .spawn()
+        .await;
+    let from = |client: &str| {
+        app.send(
+            app.client
+                .post(app.url("/api/v1/auth/login"))
+                .header("x-forwarded-for", client)
+                .json(&json!({"email": "x@y.co", "password": "whatever1"})),
+        )
+    };
+    for n in 1..=3 {
+        let a = from(&format!("2001:db8:1:2::{n}")).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{a:#?}");
+    }
+    // Another address of the same /64 is the same client.
+    from("2001:db8:1:2:ffff::9")
+        .await
+        .problem(429, "rate_limited");
+    // Another /64 is another client.
+    assert_eq!(
+        from("2001:db8:1:3::1").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}

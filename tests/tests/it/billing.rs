@@ -743,6 +743,35 @@ async fn a_late_deletion_of_a_replaced_subscription_changes_nothing() {
     assert_eq!(ended, 0, "the seller is not told a subscription ended");
 }
 
+/// Issue 11, item 13: an event about a subscription Stripe no longer knows (404 on the
+/// re-read) is recorded and acknowledged, not answered 502 for Stripe to retry for days.
+#[tokio::test]
+async fn an_event_about_a_subscription_stripe_no_longer_knows_is_recorded_and_acknowledged() {
+    let stripe = FakeStripe::start().await;
+    let app = billing_app(&stripe).await;
+    let s = app.register("owner@shop.ru", "Shop").await;
+    let (customer, _) = subscribe(&app, &stripe, &s, PRICE_PRO).await;
+    let before = stored(&app, &s.tenant_id).await;
+    let payload = event(
+        "evt_gone",
+        "customer.subscription.updated",
+        subscription_object("sub_never_existed", &customer),
+    );
+    let answer = deliver_signed(&app, &payload).await;
+    assert_eq!(answer.status, 200, "{answer:#?}");
+    assert_eq!(answer.body["outcome"], "unknown_subscription");
+    let recorded: String =
+        sqlx::query_scalar("select outcome from stripe_events where id = 'evt_gone'")
+            .fetch_one(&app.db.owner)
+            .await
+            .unwrap();
+    assert_eq!(recorded, "unknown_subscription");
+    assert_eq!(stored(&app, &s.tenant_id).await, before, "nothing applied");
+    // Stripe's retry of the same event is a duplicate, not another read.
+    let again = deliver_signed(&app, &payload).await;
+    assert_eq!(again.body["outcome"], "duplicate", "{again:#?}");
+}
+
 /// Stripe sends events of every type enabled on the endpoint, many with objects that have no
 /// id or customer (a replay of Stripe's own fixtures found these answering 400, which Stripe
 /// retries for three days and the rejected-webhook alert blames on the secret).

@@ -217,3 +217,65 @@ async fn only_owners_and_admins_manage_the_token() {
         StatusCode::OK
     );
 }
+
+/// Issue 11, item 12: each WB seller account gets one free trial, however many tenants
+/// connect it. A second tenant on its free trial cannot connect the same seller account;
+/// once it subscribes it can, and the first tenant keeps its own.
+#[tokio::test]
+async fn a_seller_account_gets_one_free_trial_however_many_tenants_connect_it() {
+    let wb = wb_ok().await;
+    let app = app_for(&wb.uri()).await;
+    let first = app.register("first@shop.ru", "First").await;
+    let second = app.register("second@shop.ru", "Second").await;
+    let token = mint_token(&TokenOptions::demo(4242));
+
+    assert_eq!(
+        connect_token(&app, &first, &token).await.status,
+        StatusCode::OK
+    );
+    let refused = connect_token(&app, &second, &token).await;
+    assert_eq!(refused.problem(409, "seller_trial_used")["field"], "token");
+    // Many sign-ups racing for the same seller account's trial: one tenant at most wins.
+    let mut racers = Vec::new();
+    for i in 0..6 {
+        racers.push(app.register(&format!("racer{i}@shop.ru"), "Racer").await);
+    }
+    let other_seller = mint_token(&TokenOptions::demo(4343));
+    let answers =
+        futures::future::join_all(racers.iter().map(|s| connect_token(&app, s, &other_seller)))
+            .await;
+    let won = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::OK)
+        .count();
+    assert_eq!(won, 1, "{answers:#?}");
+    for lost in answers.iter().filter(|a| a.status != StatusCode::OK) {
+        lost.problem(409, "seller_trial_used");
+    }
+
+    // The first tenant reconnects its own seller account (a new token) freely.
+    app.call(
+        Method::DELETE,
+        "/api/v1/wb/credentials",
+        Some(&first.access),
+        None,
+    )
+    .await;
+    let renewed = mint_token(&TokenOptions::demo(4242));
+    assert_eq!(
+        connect_token(&app, &first, &renewed).await.status,
+        StatusCode::OK
+    );
+
+    // A paying tenant may connect any seller account.
+    sqlx::query(
+        "update subscriptions set status = 'active', stripe_customer_id = 'cus_second',
+                stripe_subscription_id = 'sub_second' where tenant_id = $1",
+    )
+    .bind(uuid::Uuid::parse_str(&second.tenant_id).unwrap())
+    .execute(&app.db.owner)
+    .await
+    .unwrap();
+    let paid = connect_token(&app, &second, &token).await;
+    assert_eq!(paid.status, StatusCode::OK, "{paid:#?}");
+}

@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use stock_tracker_tests::TestApp;
-use stock_tracker_tests::http::PASSWORD;
+use stock_tracker_tests::http::{PASSWORD, session_from};
 
 #[tokio::test]
 async fn owners_rename_the_tenant_and_viewers_cannot_change_anything() {
@@ -111,7 +111,7 @@ async fn invitations_are_single_use_and_create_or_join_accounts() {
         .await;
     reused.problem(404, "not_found");
 
-    // Someone who already has an account joins a second tenant with their own password.
+    // Someone who already has an account joins a second tenant signed in as themselves.
     let other = app.register("boss@other.ru", "Shop B").await;
     let inv2 = app
         .post(
@@ -120,19 +120,19 @@ async fn invitations_are_single_use_and_create_or_join_accounts() {
             json!({"email": "new@shop.ru", "role": "viewer"}),
         )
         .await;
-    let wrong = app
-        .post(
-            "/api/v1/auth/accept-invitation",
-            None,
-            json!({"token": inv2.body["token"], "password": "not the password"}),
-        )
-        .await;
-    wrong.problem(401, "invalid_credentials");
+    app.post(
+        "/api/v1/auth/accept-invitation",
+        None,
+        json!({"token": inv2.body["token"], "password": PASSWORD}),
+    )
+    .await
+    .problem(401, "sign_in_required");
+    let new_user = session_from(&accepted.body);
     let joined = app
         .post(
             "/api/v1/auth/accept-invitation",
-            None,
-            json!({"token": inv2.body["token"], "password": PASSWORD}),
+            Some(&new_user.access),
+            json!({"token": inv2.body["token"]}),
         )
         .await;
     assert_eq!(joined.status, StatusCode::OK, "{joined:#?}");
