@@ -16,6 +16,7 @@ mod billing_stall;
 mod billing_sync;
 mod cache_bounds;
 mod credentials;
+mod definer_functions;
 mod http_conventions;
 mod input_problems;
 mod job_reliability;
