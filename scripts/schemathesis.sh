@@ -190,11 +190,11 @@ start_system() {
 
   start_fake_stripe
   "$bin/stock-tracker-api" migrate >"$WORK/logs/migrate.log" 2>&1 || fail "migrate failed"
-  local name database_url
+  local name role_url
   for name in wb-sandbox stock-tracker-api stock-tracker-worker; do
     # The worker connects as the jobs role, the rest as the api's.
-    if [ "$name" = stock-tracker-worker ]; then database_url="$DATABASE_JOBS_URL"; else database_url="$DATABASE_URL"; fi
-    DATABASE_URL="$database_url" "$bin/$name" >"$WORK/logs/$name.log" 2>&1 &
+    if [ "$name" = stock-tracker-worker ]; then role_url="$DATABASE_JOBS_URL"; else role_url="$DATABASE_URL"; fi
+    DATABASE_URL="$role_url" "$bin/$name" >"$WORK/logs/$name.log" 2>&1 &
     PIDS+=("$!")
   done
   API="http://$API_BIND"
