@@ -294,7 +294,7 @@ PY
 LIVE_READY=""
 live_prepare() {
   [ -z "$LIVE_READY" ] || return 0
-  unset DATABASE_URL DATABASE_OWNER_URL
+  unset DATABASE_URL DATABASE_OWNER_URL DATABASE_JOBS_URL
   export DB_NAME="st_opscheck_$$"
   # shellcheck source=scripts/lib/prepare.sh
   . "$HERE/lib/prepare.sh"
@@ -355,9 +355,11 @@ live_run() {
   export PUBLIC_BASE_URL="http://$API_BIND" LOG_FORMAT=json
   export SCHEDULER_CRON="* * * * * *"
   "$BIN/stock-tracker-api" migrate >"$WORK/logs/migrate.log" 2>&1 || live_fail "migrate failed" || return 1
-  local name
+  local name role_url
   for name in wb-sandbox stock-tracker-api stock-tracker-worker stock-tracker-scheduler; do
-    "$BIN/$name" >"$WORK/logs/$name.log" 2>&1 &
+    # The worker and the scheduler connect as the jobs role, the rest as the api's.
+    case "$name" in *worker | *scheduler) role_url="$DATABASE_JOBS_URL" ;; *) role_url="$DATABASE_URL" ;; esac
+    DATABASE_URL="$role_url" "$BIN/$name" >"$WORK/logs/$name.log" 2>&1 &
     LIVE_PIDS+=("$!")
   done
   local api="http://$API_BIND" i

@@ -48,8 +48,10 @@ start() {
 }
 [ "$USE_SANDBOX" = 1 ] && start wb-sandbox "$BIN/wb-sandbox"
 start api "$BIN/stock-tracker-api"
-start worker "$BIN/stock-tracker-worker"
-start scheduler "$BIN/stock-tracker-scheduler"
+# The worker and the scheduler connect as the jobs role (the cross-tenant maintenance
+# functions are granted to it, not to the api's role).
+start worker env DATABASE_URL="$DATABASE_JOBS_URL" "$BIN/stock-tracker-worker"
+start scheduler env DATABASE_URL="$DATABASE_JOBS_URL" "$BIN/stock-tracker-scheduler"
 
 API="http://$API_BIND"
 for _ in $(seq 1 60); do

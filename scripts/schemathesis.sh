@@ -157,7 +157,7 @@ PY
 }
 
 start_system() {
-  unset DATABASE_URL DATABASE_OWNER_URL
+  unset DATABASE_URL DATABASE_OWNER_URL DATABASE_JOBS_URL
   export DB_NAME="st_schemathesis_$$"
   # shellcheck source=scripts/lib/prepare.sh
   . "$HERE/lib/prepare.sh"
@@ -190,9 +190,11 @@ start_system() {
 
   start_fake_stripe
   "$bin/stock-tracker-api" migrate >"$WORK/logs/migrate.log" 2>&1 || fail "migrate failed"
-  local name
+  local name role_url
   for name in wb-sandbox stock-tracker-api stock-tracker-worker; do
-    "$bin/$name" >"$WORK/logs/$name.log" 2>&1 &
+    # The worker connects as the jobs role, the rest as the api's.
+    if [ "$name" = stock-tracker-worker ]; then role_url="$DATABASE_JOBS_URL"; else role_url="$DATABASE_URL"; fi
+    DATABASE_URL="$role_url" "$bin/$name" >"$WORK/logs/$name.log" 2>&1 &
     PIDS+=("$!")
   done
   API="http://$API_BIND"

@@ -29,7 +29,8 @@ impl Cli {
 pub enum Command {
     /// Run the HTTP API (default)
     Serve,
-    /// Apply database migrations as DATABASE_OWNER_URL and grant the DATABASE_URL role access
+    /// Apply database migrations as DATABASE_OWNER_URL and grant access to the DATABASE_URL
+    /// role (the api) and the DATABASE_JOBS_ROLE role (worker, scheduler)
     Migrate,
     /// Re-encrypt every stored WB token under the first key of CREDENTIALS_KEYS (connects as
     /// DATABASE_OWNER_URL)

@@ -41,6 +41,9 @@ pub struct ApiConfig {
     /// The longest a request may take end to end; it then answers 503 `request_timeout`.
     pub request_timeout: Duration,
     pub billing: BillingConfig,
+    /// Bearer token that gets the detail of `/health/ready` (which check failed and why).
+    /// Unset: nobody gets it over HTTP; the log has it either way.
+    pub operator_token: Option<Secret<String>>,
 }
 
 /// The value `.env.example` ships: a deployment that copied it as it is must not start.
@@ -73,6 +76,19 @@ fn check_jwt_secret(secret: &str) -> Result<(), ConfigError> {
         ))
     } else {
         Ok(())
+    }
+}
+
+/// `OPERATOR_TOKEN`, optional; long enough that guessing it through the public
+/// `/health/ready` is hopeless.
+fn operator_token(env: &Env) -> Result<Option<Secret<String>>, ConfigError> {
+    match env.optional("OPERATOR_TOKEN") {
+        None => Ok(None),
+        Some(t) if t.len() < 32 => Err(ConfigError::malformed(
+            "OPERATOR_TOKEN",
+            "must be at least 32 characters; generate one with `openssl rand -hex 32`",
+        )),
+        Some(t) => Ok(Some(Secret::new(t))),
     }
 }
 
@@ -144,6 +160,7 @@ impl ApiConfig {
                 d => d,
             },
             billing: BillingConfig::from_env(env, &public_base_url)?,
+            operator_token: operator_token(env)?,
             wb: WbConfig::from_env(env)?,
             cache_ttl: seconds(env, "CACHE_TTL_SECS", 300)?,
             cache_max_entries: env.parse_or(

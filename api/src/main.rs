@@ -78,17 +78,25 @@ async fn serve(config: ApiConfig, shutdown: Shutdown) -> ExitCode {
 
 async fn run_migrations() -> ExitCode {
     let env = Env::from_process();
-    let urls = (|| -> Result<(String, String), ConfigError> {
+    let settings = (|| -> Result<(String, String, String), ConfigError> {
         let owner = env.required("DATABASE_OWNER_URL")?;
         let app_url = env.required("DATABASE_URL")?;
-        let role = pool::role_of(&app_url)
+        let api_role = pool::role_of(&app_url)
             .map_err(|_| ConfigError::malformed("DATABASE_URL", "not a PostgreSQL URL"))?;
-        Ok((owner, role))
+        let jobs_role = env.required("DATABASE_JOBS_ROLE")?;
+        Ok((owner, api_role, jobs_role))
     })();
-    let (owner_url, app_role) = config::exit_on_error(urls);
-    match migrate::run(&owner_url, &app_role).await {
+    let (owner_url, api_role, jobs_role) = config::exit_on_error(settings);
+    let roles = config::exit_on_error(
+        migrate::Roles::new(&api_role, &jobs_role)
+            .map_err(|e| ConfigError::malformed("DATABASE_JOBS_ROLE", e.to_string())),
+    );
+    match migrate::run(&owner_url, &roles).await {
         Ok(()) => {
-            println!("migrations applied; role {app_role} granted access");
+            println!(
+                "migrations applied; roles {} (api) and {} (worker, scheduler) granted access",
+                roles.api, roles.jobs
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -108,26 +108,81 @@ async fn refuses_to_serve_as_the_owner_role() {
     );
 }
 
+/// `stock-tracker-api migrate` with `env`; its exit code and output.
+fn migrate(env: &[(&str, String)]) -> (Option<i32>, Vec<String>) {
+    let mut p = Process::start(EXE, &["migrate"], env);
+    let code = p.wait_exit(Duration::from_secs(30)).code();
+    (code, std::mem::take(&mut p.seen))
+}
+
+/// What `migrate` reads, for `db`, with `jobs_role` as `DATABASE_JOBS_ROLE`.
+fn migrate_env(db: &TestDb, jobs_role: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("DATABASE_URL", db.app_url()),
+        ("DATABASE_OWNER_URL", db.owner_url()),
+        ("DATABASE_JOBS_ROLE", jobs_role.to_string()),
+    ]
+}
+
 #[tokio::test]
 async fn migrate_is_idempotent_and_grants_the_app_role() {
     let db = TestDb::new().await;
-    let e = vec![
-        ("DATABASE_URL", db.app_url()),
-        ("DATABASE_OWNER_URL", db.owner_url()),
-    ];
-    let mut p = Process::start(EXE, &["migrate"], &e);
+    let e = migrate_env(&db, &stock_tracker_tests::db::roles().jobs);
+    let (code, seen) = migrate(&e);
+    assert_eq!(code, Some(0), "{seen:?}");
+    assert!(seen.iter().any(|l| l.contains("granted")), "{seen:?}");
     assert_eq!(
-        p.wait_exit(Duration::from_secs(30)).code(),
-        Some(0),
-        "{:?}",
-        p.seen
+        migrate(&e[..1]),
+        (
+            Some(2),
+            vec!["configuration error: DATABASE_OWNER_URL is not set".to_string()]
+        )
     );
-    assert!(p.seen.iter().any(|l| l.contains("granted")), "{:?}", p.seen);
-    let mut missing = Process::start(EXE, &["migrate"], &e[..1]);
-    assert_eq!(missing.wait_exit(Duration::from_secs(10)).code(), Some(2));
     assert_eq!(
-        missing.seen,
-        ["configuration error: DATABASE_OWNER_URL is not set"]
+        migrate(&e[..2]),
+        (
+            Some(2),
+            vec!["configuration error: DATABASE_JOBS_ROLE is not set".to_string()]
+        )
+    );
+}
+
+/// A database migrated by an earlier release granted the api's role every function: the
+/// next `migrate` takes the cross-tenant maintenance functions back from it.
+#[tokio::test]
+async fn migrate_takes_the_maintenance_functions_back_from_the_api_role() {
+    let db = TestDb::new().await;
+    let roles = stock_tracker_tests::db::roles();
+    let can_purge = || async {
+        sqlx::query_scalar::<_, bool>(
+            "select has_function_privilege($1, 'purge_old_data(timestamptz, integer, integer)', 'execute')",
+        )
+        .bind(&roles.api)
+        .fetch_one(&db.owner)
+        .await
+        .unwrap()
+    };
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "grant execute on all functions in schema public, apalis to {}",
+        roles.api
+    )))
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    assert!(can_purge().await, "as an earlier release left it");
+    let (code, seen) = migrate(&migrate_env(&db, &roles.jobs));
+    assert_eq!(code, Some(0), "{seen:?}");
+    assert!(
+        !can_purge().await,
+        "the api's role can still purge every tenant"
+    );
+
+    // The same role for both is refused: the api would get the maintenance functions.
+    let (code, seen) = migrate(&migrate_env(&db, &roles.api));
+    assert_eq!(code, Some(2), "{seen:?}");
+    assert!(
+        seen[0].starts_with("configuration error: DATABASE_JOBS_ROLE is malformed"),
+        "{seen:?}"
     );
 }
 

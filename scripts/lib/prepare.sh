@@ -1,7 +1,8 @@
 # Shared preparation for run.sh and test.sh (sourced, not executed).
 #
 # Makes PostgreSQL and Redis available, creates the roles and database, and exports the
-# variables the binaries and tests read. Uses the servers at DATABASE_URL / REDIS_URL when
+# variables the binaries and tests read (DATABASE_URL for the api, DATABASE_JOBS_URL for
+# the worker and scheduler, DATABASE_JOBS_ROLE and DATABASE_OWNER_URL for migrate). Uses the servers at DATABASE_URL / REDIS_URL when
 # they answer; otherwise starts local ones, installing Debian's packages if missing.
 # Everything it starts is listed in STARTED_SERVICES so the caller can stop it.
 
@@ -32,10 +33,12 @@ PG_HOST="${PG_HOST:-127.0.0.1}"
 PG_PORT="${PG_PORT:-5432}"
 OWNER_ROLE=stock_tracker_owner
 APP_ROLE=stock_tracker_app
+JOBS_ROLE=stock_tracker_jobs
 DB_NAME="${DB_NAME:-stock_tracker}"
 # Local development passwords; production sets DATABASE_URL / DATABASE_OWNER_URL itself.
 OWNER_PASSWORD=owner-dev-password
 APP_PASSWORD=app-dev-password
+JOBS_PASSWORD=jobs-dev-password
 
 pg_superuser() {
   # Trust auth over TCP (CI machines), else peer auth as the postgres OS user (fresh Debian).
@@ -61,6 +64,9 @@ start_local_postgres() {
 ensure_postgres() {
   if [ -n "${DATABASE_URL:-}" ] && command -v pg_isready >/dev/null && pg_isready -q -d "$DATABASE_URL"; then
     [ -n "${DATABASE_OWNER_URL:-}" ] || die "DATABASE_URL is set; set DATABASE_OWNER_URL (the tables' owner) too"
+    [ -n "${DATABASE_JOBS_URL:-}" ] || die "DATABASE_URL is set; set DATABASE_JOBS_URL (the worker's and scheduler's role) too"
+    local jobs_user="${DATABASE_JOBS_URL#*://}"
+    export DATABASE_JOBS_ROLE="${DATABASE_JOBS_ROLE:-${jobs_user%%[:@]*}}"
     say "using PostgreSQL at DATABASE_URL"
     return
   fi
@@ -75,17 +81,26 @@ do \$\$ begin
   if not exists (select from pg_roles where rolname = '$APP_ROLE') then
     create role $APP_ROLE login nosuperuser nobypassrls nocreatedb password '$APP_PASSWORD';
   end if;
+  if not exists (select from pg_roles where rolname = '$JOBS_ROLE') then
+    create role $JOBS_ROLE login nosuperuser nobypassrls nocreatedb password '$JOBS_PASSWORD';
+  end if;
 end \$\$;
--- The owner runs migrations and cross-tenant maintenance (key rotation, retention);
--- the application role never bypasses row-level security.
+-- The owner runs migrations and owns the cross-tenant functions; the api's role and the
+-- worker's and scheduler's role never bypass row-level security, and only the latter may
+-- call the cross-tenant maintenance functions (granted by migrate).
 alter role $OWNER_ROLE bypassrls createdb;
 alter role $APP_ROLE nosuperuser nobypassrls;
+alter role $JOBS_ROLE nosuperuser nobypassrls;
 SQL
   if ! pg_superuser -tAc "select 1 from pg_database where datname = '$DB_NAME'" | grep -q 1; then
     pg_superuser -c "create database $DB_NAME owner $OWNER_ROLE"
   fi
   export DATABASE_URL="postgres://$APP_ROLE:$APP_PASSWORD@$PG_HOST:$PG_PORT/$DB_NAME"
   export DATABASE_OWNER_URL="postgres://$OWNER_ROLE:$OWNER_PASSWORD@$PG_HOST:$PG_PORT/$DB_NAME"
+  # The worker and the scheduler connect as DATABASE_JOBS_URL (callers set DATABASE_URL to
+  # it for them); migrate reads the role's name.
+  export DATABASE_JOBS_URL="postgres://$JOBS_ROLE:$JOBS_PASSWORD@$PG_HOST:$PG_PORT/$DB_NAME"
+  export DATABASE_JOBS_ROLE="$JOBS_ROLE"
 }
 
 # ---------------------------------------------------------------- Redis

@@ -28,11 +28,11 @@ async fn main() {
     let now = Utc::now();
 
     let t = Instant::now();
-    let first = queue::queue_due_syncs(&db.app, now).await.unwrap();
+    let first = queue::queue_due_syncs(&db.jobs, now).await.unwrap();
     let first_ms = t.elapsed().as_secs_f64() * 1000.0;
 
     let t = Instant::now();
-    let second = queue::queue_due_syncs(&db.app, now + Duration::minutes(1))
+    let second = queue::queue_due_syncs(&db.jobs, now + Duration::minutes(1))
         .await
         .unwrap();
     let second_ms = t.elapsed().as_secs_f64() * 1000.0;

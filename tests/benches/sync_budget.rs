@@ -183,6 +183,8 @@ async fn main() {
     api_proc.wait_for("api ready", Duration::from_secs(20));
     let mut worker_env = api_env(&db, api_port, &wb, "300");
     worker_env.push(("WORKER_CONCURRENCY", "1".to_string()));
+    // The worker connects as the jobs role, as in production (Env: the last value wins).
+    worker_env.push(("DATABASE_URL", db.jobs_url()));
     let mut worker = Process::start(&bin("stock-tracker-worker"), &[], &worker_env);
     worker.wait_for("worker ready", Duration::from_secs(20));
     let idle_rss = worker.peak_rss_mib().unwrap_or(0.0);

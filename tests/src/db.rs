@@ -9,6 +9,8 @@ const DEFAULT_OWNER_URL: &str =
     "postgres://stock_tracker_owner:owner-dev-password@127.0.0.1:5432/stock_tracker";
 const DEFAULT_APP_URL: &str =
     "postgres://stock_tracker_app:app-dev-password@127.0.0.1:5432/stock_tracker";
+const DEFAULT_JOBS_URL: &str =
+    "postgres://stock_tracker_jobs:jobs-dev-password@127.0.0.1:5432/stock_tracker";
 
 pub fn owner_url() -> String {
     std::env::var("DATABASE_OWNER_URL").unwrap_or_else(|_| DEFAULT_OWNER_URL.to_string())
@@ -16,6 +18,22 @@ pub fn owner_url() -> String {
 
 pub fn app_url() -> String {
     std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_APP_URL.to_string())
+}
+
+/// The role the worker and the scheduler connect as (the cross-tenant maintenance
+/// functions are granted to it, not to the api's role).
+pub fn jobs_url() -> String {
+    std::env::var("DATABASE_JOBS_URL").unwrap_or_else(|_| DEFAULT_JOBS_URL.to_string())
+}
+
+/// The api's and the background services' roles, as `migrate` grants them.
+pub fn roles() -> migrate::Roles {
+    use stock_tracker_shared::tenancy::pool::role_of;
+    migrate::Roles::new(
+        &role_of(&app_url()).unwrap(),
+        &role_of(&jobs_url()).unwrap(),
+    )
+    .expect("DATABASE_URL and DATABASE_JOBS_URL name two different plain roles")
 }
 
 pub fn redis_url() -> String {
@@ -30,16 +48,20 @@ pub fn with_database(url: &str, db: &str) -> String {
 
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
 
-/// A migrated database named after the migrations' checksums, built once and shared by
-/// every test process (guarded by an advisory lock), then cloned per test.
+/// A migrated database named after the migrations' checksums and the grants, built once
+/// and shared by every test process (guarded by an advisory lock), then cloned per test.
 async fn template() -> &'static str {
     TEMPLATE
         .get_or_init(|| async {
+            let roles = roles();
             let mut checksum = 0u64;
-            for m in migrate::MIGRATOR.iter() {
-                for b in m.checksum.iter() {
-                    checksum = checksum.wrapping_mul(31).wrapping_add(u64::from(*b));
-                }
+            let grants = roles.grants();
+            let bytes = migrate::MIGRATOR
+                .iter()
+                .flat_map(|m| m.checksum.iter().copied())
+                .chain(grants.bytes());
+            for b in bytes {
+                checksum = checksum.wrapping_mul(31).wrapping_add(u64::from(b));
             }
             let name = format!("st_template_{:016x}", checksum);
             let mut admin = PgConnection::connect(&owner_url())
@@ -65,8 +87,7 @@ async fn template() -> &'static str {
                     .execute(AssertSqlSafe(format!("create database {building}")))
                     .await
                     .unwrap();
-                let app_role = stock_tracker_shared::tenancy::pool::role_of(&app_url()).unwrap();
-                migrate::run(&with_database(&owner_url(), &building), &app_role)
+                migrate::run(&with_database(&owner_url(), &building), &roles)
                     .await
                     .expect("migrations apply to the template");
                 // Renaming makes the template appear atomically to other processes.
@@ -89,8 +110,11 @@ async fn template() -> &'static str {
 /// A fresh, migrated database for one test, dropped when the test ends.
 pub struct TestDb {
     pub name: String,
-    /// The application role: RLS applies.
+    /// The api's role: RLS applies.
     pub app: PgPool,
+    /// The worker's and the scheduler's role: RLS applies; it alone may run the
+    /// cross-tenant maintenance functions.
+    pub jobs: PgPool,
     /// The owner role, for assertions that must see every tenant's rows.
     pub owner: PgPool,
 }
@@ -123,6 +147,7 @@ impl TestDb {
         };
         Self {
             app: pool(with_database(&app_url(), &name)),
+            jobs: pool(with_database(&jobs_url(), &name)),
             owner: pool(with_database(&owner_url(), &name)),
             name,
         }
@@ -130,6 +155,10 @@ impl TestDb {
 
     pub fn app_url(&self) -> String {
         with_database(&app_url(), &self.name)
+    }
+
+    pub fn jobs_url(&self) -> String {
+        with_database(&jobs_url(), &self.name)
     }
 
     pub fn owner_url(&self) -> String {

@@ -4,9 +4,9 @@
 //!
 //! [`PgCluster::start`] runs `initdb` into a temporary directory (as the `postgres` OS user
 //! when the tests run as root, since `initdb` refuses root), starts the server on a free
-//! loopback port with trust authentication, creates the two roles the way
-//! `scripts/lib/prepare.sh` does (the owner with `BYPASSRLS`; the application role neither
-//! superuser nor `BYPASSRLS`), and migrates. Dropping it stops the server and deletes the
+//! loopback port with trust authentication, creates the three roles the way
+//! `scripts/lib/prepare.sh` does (the owner with `BYPASSRLS`; the api's and the background
+//! services' roles neither superuser nor `BYPASSRLS`), and migrates. Dropping it stops the server and deletes the
 //! directory. [`PgCluster::api`] serves the real api router in this process on that cluster.
 
 use crate::http::Api;
@@ -20,6 +20,7 @@ use stock_tracker_shared::tenancy::migrate;
 
 const OWNER: &str = "stock_tracker_owner";
 const APP: &str = "stock_tracker_app";
+const JOBS: &str = "stock_tracker_jobs";
 const DATABASE: &str = "stock_tracker";
 
 pub struct PgCluster {
@@ -100,12 +101,16 @@ impl PgCluster {
             format!(
                 "create role {APP} login nosuperuser nobypassrls nocreatedb password 'app-dev-password'"
             ),
+            format!(
+                "create role {JOBS} login nosuperuser nobypassrls nocreatedb password 'jobs-dev-password'"
+            ),
             format!("create database {DATABASE} owner {OWNER}"),
         ] {
             admin.execute(AssertSqlSafe(statement)).await.unwrap();
         }
         admin.close().await.ok();
-        migrate::run(&self.owner_url(), APP)
+        let roles = migrate::Roles::new(APP, JOBS).unwrap();
+        migrate::run(&self.owner_url(), &roles)
             .await
             .expect("migrations apply to the throwaway cluster");
     }
@@ -120,9 +125,14 @@ impl PgCluster {
         self.ctl.url(OWNER, DATABASE)
     }
 
-    /// The application role, as the binaries connect.
+    /// The api's role, as the api connects.
     pub fn app_url(&self) -> String {
         self.ctl.url(APP, DATABASE)
+    }
+
+    /// The background services' role, as the worker and the scheduler connect.
+    pub fn jobs_url(&self) -> String {
+        self.ctl.url(JOBS, DATABASE)
     }
 
     /// A small lazy pool as the owner; like any pool it reconnects after a restart.
@@ -249,6 +259,7 @@ impl Ctl {
         let password = match user {
             OWNER => ":owner-dev-password",
             APP => ":app-dev-password",
+            JOBS => ":jobs-dev-password",
             _ => "",
         };
         format!("postgres://{user}{password}@127.0.0.1:{}/{db}", self.port)

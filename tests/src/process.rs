@@ -216,9 +216,10 @@ impl Drop for Process {
     }
 }
 
-/// The environment the background binaries need, pointed at a test database.
+/// The environment the background binaries need, pointed at a test database as the role
+/// they connect as in production (the jobs role).
 pub fn base_env(db: &crate::TestDb) -> Vars {
-    base_env_for(db.app_url())
+    base_env_for(db.jobs_url())
 }
 
 /// The same for any database (a throwaway cluster's, say).

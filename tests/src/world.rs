@@ -28,7 +28,7 @@ impl Worker {
     /// The same with another `CREDENTIALS_KEYS`, for key rotation.
     pub async fn start_with_keys(app: &TestApp, wb_url: &str, keys: &str) -> Self {
         let metrics_port = free_port();
-        let vars = worker_env(app.db.app_url(), &app.redis_prefix, wb_url)
+        let vars = worker_env(app.db.jobs_url(), &app.redis_prefix, wb_url)
             .set("WORKER_METRICS_BIND", format!("127.0.0.1:{metrics_port}"))
             .set("CREDENTIALS_KEYS", keys)
             .set("WB_TIMEOUT_MS", "1500")

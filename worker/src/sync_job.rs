@@ -69,9 +69,13 @@ async fn handle_in_span(
     match result {
         Ok(_) => Ok(()),
         Err(e) => {
-            tracing::error!(run_id = %job.run_id, error = %e, "sync attempt failed; it will be retried");
+            // The detail stays here: the run shows the seller only `attempt_failed`.
+            tracing::error!(
+                tenant_id = %job.tenant_id, run_id = %job.run_id, error = %format_args!("{e:#}"),
+                "sync attempt failed; it will be retried"
+            );
             backoff
-                .schedule_retry(&syncer, job, &task.to_string(), &e.to_string())
+                .schedule_retry(&syncer, job, &task.to_string())
                 .await;
             Err(e.into())
         }
@@ -118,12 +122,12 @@ struct Backoff {
 }
 
 impl Backoff {
-    /// Notes the error on the run and moves the queue entry's `run_at` into the future, so
-    /// the retry waits (see [`queue::backoff`]).
-    async fn schedule_retry(&self, syncer: &Syncer, job: SyncJob, task_id: &str, error: &str) {
+    /// Notes the broken attempt on the run and moves the queue entry's `run_at` into the
+    /// future, so the retry waits (see [`queue::backoff`]).
+    async fn schedule_retry(&self, syncer: &Syncer, job: SyncJob, task_id: &str) {
         let result: anyhow::Result<()> = async {
             let mut tx = tenancy::begin(&syncer.db, Scope::tenant(job.tenant_id)).await?;
-            let attempts = runs::note_attempt_error(&mut tx, job.run_id, error)
+            let attempts = runs::note_attempt_error(&mut tx, job.run_id)
                 .await?
                 .unwrap_or(1);
             queue::retry_after(&mut *tx, task_id, queue::backoff(self.base, attempts)).await?;

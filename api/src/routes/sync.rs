@@ -62,7 +62,7 @@ pub async fn start_sync(
         Some(_) => None,
     };
     if let Some(f) = blocked {
-        return Err(ApiError::conflict(f.code, f.message));
+        return Err(ApiError::conflict(f.code(), f.message()));
     }
     let run = match jobs::queue::queue_sync(&mut tx, auth.tenant, Trigger::Manual).await {
         Ok(run) => run,

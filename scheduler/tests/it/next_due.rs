@@ -71,17 +71,17 @@ async fn next_due_at_is_when_the_scheduler_queues_the_tenant() {
     );
     assert_eq!(next_due(&db, read_only).await, None, "read-only: never due");
 
-    tick(&db.app, due - Duration::seconds(1), RETENTION, &metrics)
+    tick(&db.jobs, due - Duration::seconds(1), RETENTION, &metrics)
         .await
         .unwrap();
     assert_eq!(queued_runs(&db, tenant).await, 0, "not due a second early");
-    tick(&db.app, due, RETENTION, &metrics).await.unwrap();
+    tick(&db.jobs, due, RETENTION, &metrics).await.unwrap();
     assert_eq!(queued_runs(&db, tenant).await, 1, "due at next_due_at");
     assert_eq!(queued_runs(&db, read_only).await, 0);
 
     // While its run is queued, nothing more is due.
     assert_eq!(next_due(&db, tenant).await, None);
-    tick(&db.app, due + Duration::hours(3), RETENTION, &metrics)
+    tick(&db.jobs, due + Duration::hours(3), RETENTION, &metrics)
         .await
         .unwrap();
     assert_eq!(queued_runs(&db, tenant).await, 1);

@@ -18,7 +18,7 @@ struct Scheduler {
 
 fn start_scheduler(cluster: &PgCluster) -> Scheduler {
     let metrics_port = free_port();
-    let env = base_env_for(cluster.app_url())
+    let env = base_env_for(cluster.jobs_url())
         .remove("WORKER_METRICS_BIND")
         .set(
             "SCHEDULER_METRICS_BIND",

@@ -38,7 +38,7 @@ async fn a_tick_queues_maintenance_and_due_syncs_once() {
     let metrics = TickMetrics::register(&mut Registry::default());
     let now = Utc::now();
 
-    let first = tick(&db.app, now, RETENTION, &metrics).await.unwrap();
+    let first = tick(&db.jobs, now, RETENTION, &metrics).await.unwrap();
     assert_eq!(
         first,
         TickOutcome {
@@ -87,14 +87,14 @@ async fn a_tick_queues_maintenance_and_due_syncs_once() {
     assert_eq!(recorded.into_iter().collect::<BTreeSet<_>>(), keys_due(now));
 
     // The same tick again (another replica, or a retry) queues nothing new.
-    let again = tick(&db.app, now, RETENTION, &metrics).await.unwrap();
+    let again = tick(&db.jobs, now, RETENTION, &metrics).await.unwrap();
     assert_eq!((again.syncs, again.maintenance), (0, 0));
     assert_eq!(metrics.maintenance_queued.get(), 3);
 
     // An hour later the hourly jobs are due again (and the daily one if the day changed);
     // the tenants' runs are still queued, so no sync is.
     let later = now + Duration::hours(1);
-    let next = tick(&db.app, later, RETENTION, &metrics).await.unwrap();
+    let next = tick(&db.jobs, later, RETENTION, &metrics).await.unwrap();
     let new: BTreeSet<String> = keys_due(later)
         .difference(&keys_due(now))
         .cloned()
@@ -114,7 +114,7 @@ async fn replicas_ticking_at_once_queue_each_maintenance_job_once() {
     let now = Utc::now();
     let replicas: Vec<_> = (0..4)
         .map(|_| {
-            let pool = db.app.clone();
+            let pool = db.jobs.clone();
             tokio::spawn(async move {
                 let metrics = TickMetrics::register(&mut Registry::default());
                 tick(&pool, now, RETENTION, &metrics).await.unwrap()

@@ -3,14 +3,26 @@
 
 use stock_tracker_wb::WbError;
 
-/// A failure recorded on a run, or told to the caller who asked for one.
+/// A failure recorded on a run, or told to the caller who asked for one. Made only by the
+/// constructors below, so a run's `error_message` (which tenants read) is always our own
+/// wording, never an error's text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
-    pub code: &'static str,
-    pub message: String,
+    code: &'static str,
+    message: String,
 }
 
 impl Failure {
+    /// The stable code (`wb_unavailable`, `attempt_failed`, ...).
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The seller-facing message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     fn new(code: &'static str, message: &str) -> Self {
         Self {
             code,
@@ -46,11 +58,26 @@ impl Failure {
         )
     }
 
-    /// The run was given up after `attempts`; `last` is how the last attempt ended.
-    pub fn dead_lettered(attempts: i32, last: &str) -> Self {
+    /// An attempt broke off on our side (PostgreSQL, a bug, a crash); the job is retried.
+    /// What went wrong is for the log, never for the run: the seller sees only this.
+    pub fn attempt_failed() -> Self {
+        Self::new(
+            "attempt_failed",
+            "The sync failed on our side; it will be retried.",
+        )
+    }
+
+    /// The run was given up after `attempts`. `last_code` is the code the last recorded
+    /// attempt left on the run (`None` when none did, as when its worker was killed); only
+    /// our own wording of it is repeated, never text stored with it.
+    pub fn dead_lettered(attempts: i32, last_code: Option<&str>) -> Self {
+        let last = match last_code {
+            None => "the worker stopped during the attempt",
+            Some(_) => "an error on our side",
+        };
         Self {
             code: "dead_lettered",
-            message: format!("Gave up after {attempts} attempts; the last one ended with: {last}"),
+            message: format!("Gave up after {attempts} attempts; the last one ended with: {last}."),
         }
     }
 

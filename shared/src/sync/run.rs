@@ -50,17 +50,9 @@ impl Syncer {
         if attempt > self.max_attempts {
             let last = runs::get(&mut tx, job.run_id)
                 .await?
-                .and_then(|r| r.error_message)
-                .unwrap_or_else(|| "the worker stopped during the attempt".to_string());
-            let failure = Failure::dead_lettered(self.max_attempts, &last);
-            runs::fail(
-                &mut tx,
-                job.run_id,
-                failure.code,
-                &failure.message,
-                WbCounts::default(),
-            )
-            .await?;
+                .and_then(|r| r.error_code);
+            let failure = Failure::dead_lettered(self.max_attempts, last.as_deref());
+            runs::fail(&mut tx, job.run_id, &failure, WbCounts::default()).await?;
             tx.commit().await?;
             tracing::error!(tenant_id = %job.tenant_id, run_id = %job.run_id, attempt, "sync dead-lettered");
             return Ok(Outcome::DeadLettered);
@@ -125,6 +117,7 @@ impl Syncer {
                     credentials::mark_invalid(&mut tx, stored.id, e.code(), e.human()).await?;
                     tx.commit().await?;
                 }
+                tracing::warn!(tenant_id = %job.tenant_id, run_id = %job.run_id, error = %e, "WB request failed");
                 return self.fail(job, counts, Failure::wb(&e)).await;
             }
         };
@@ -165,11 +158,11 @@ impl Syncer {
 
     async fn fail(&self, job: SyncJob, counts: WbCounts, f: Failure) -> anyhow::Result<Outcome> {
         let mut tx = tenancy::begin(&self.db, Scope::tenant(job.tenant_id)).await?;
-        runs::fail(&mut tx, job.run_id, f.code, &f.message, counts).await?;
+        runs::fail(&mut tx, job.run_id, &f, counts).await?;
         tx.commit().await?;
-        tracing::warn!(tenant_id = %job.tenant_id, run_id = %job.run_id, code = f.code, "sync failed");
+        tracing::warn!(tenant_id = %job.tenant_id, run_id = %job.run_id, code = f.code(), "sync failed");
         Ok(Outcome::Failed {
-            code: f.code.to_string(),
+            code: f.code().to_string(),
         })
     }
 }

@@ -1,5 +1,6 @@
 //! `sync_runs`: the record of each sync, from queued to succeeded or failed.
 
+use super::Failure;
 use super::store::Applied;
 use crate::ids::{SyncRunId, TenantId};
 use crate::tenancy::Tx;
@@ -192,21 +193,17 @@ pub async fn succeed(
     Ok(())
 }
 
-pub async fn fail(
-    tx: &mut Tx,
-    id: SyncRunId,
-    code: &str,
-    message: &str,
-    wb: WbCounts,
-) -> sqlx::Result<()> {
+/// Finishes the run as failed. Only a [`Failure`] is stored: sellers read `error_code` and
+/// `error_message`, so they hold our vocabulary, never an error's own text.
+pub async fn fail(tx: &mut Tx, id: SyncRunId, failure: &Failure, wb: WbCounts) -> sqlx::Result<()> {
     sqlx::query!(
         "update sync_runs set status = 'failed', finished_at = clock_timestamp(),
                 duration_ms = (extract(epoch from clock_timestamp() - coalesce(started_at, queued_at)) * 1000)::bigint,
                 error_code = $2, error_message = $3, wb_requests = $4, wb_rate_limited = $5
           where id = $1",
         id as SyncRunId,
-        code,
-        message,
+        failure.code(),
+        failure.message(),
         count(wb.requests),
         count(wb.rate_limited),
     )
@@ -215,17 +212,17 @@ pub async fn fail(
     Ok(())
 }
 
-/// Records why an attempt broke off (the job will be retried); returns the attempts so far.
-pub async fn note_attempt_error(
-    tx: &mut Tx,
-    id: SyncRunId,
-    message: &str,
-) -> sqlx::Result<Option<i32>> {
+/// Records that an attempt broke off (the job will be retried) as
+/// [`Failure::attempt_failed`]; what broke is for the caller's log. Returns the attempts so
+/// far.
+pub async fn note_attempt_error(tx: &mut Tx, id: SyncRunId) -> sqlx::Result<Option<i32>> {
+    let failure = Failure::attempt_failed();
     sqlx::query_scalar!(
-        "update sync_runs set error_code = 'attempt_failed', error_message = $2
+        "update sync_runs set error_code = $2, error_message = $3
           where id = $1 and status = 'running' returning attempts",
         id as SyncRunId,
-        message,
+        failure.code(),
+        failure.message(),
     )
     .fetch_optional(&mut **tx)
     .await

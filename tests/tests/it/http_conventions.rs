@@ -58,49 +58,98 @@ async fn request_ids_are_echoed_or_generated_and_appear_in_problems() {
     assert!(uuid::Uuid::parse_str(generated.headers["x-request-id"].to_str().unwrap()).is_ok());
 }
 
+const OPERATOR_TOKEN: &str = "operator-token-for-tests-0123456789abcdef";
+
+/// A public answer of `/health/ready` while something is wrong: a 503 `unavailable`
+/// problem and nothing else (which part failed, and why, is for the operator).
+fn assert_only_unavailable(public: &stock_tracker_tests::http::Answer, leaks: &[&str]) {
+    let p = public.problem(503, "unavailable");
+    assert!(p.get("checks").is_none(), "{p}");
+    for leak in leaks {
+        assert!(
+            !public.text.to_lowercase().contains(&leak.to_lowercase()),
+            "the public answer reveals {leak:?}: {}",
+            public.text
+        );
+    }
+}
+
+/// `/health/ready` as the operator sees it while something is wrong: the `checks`, with
+/// `healthy` ok and `failed` an error (returned).
+async fn operator_checks(app: &TestApp, healthy: &str, failed: &str) -> String {
+    let detail = app
+        .call(Method::GET, "/health/ready", Some(OPERATOR_TOKEN), None)
+        .await;
+    let checks = &detail.problem(503, "unavailable")["checks"];
+    assert_eq!(checks[healthy], "ok", "{checks}");
+    let error = checks[failed].as_str().unwrap_or_default();
+    assert!(error.starts_with("error"), "{checks}");
+    error.to_string()
+}
+
 #[tokio::test]
-async fn readiness_checks_postgres_redis_and_migrations() {
-    let app = TestApp::spawn().await;
+async fn readiness_answers_only_ok_and_the_operator_token_gets_the_checks() {
+    let app = TestApp::builder()
+        .env("OPERATOR_TOKEN", OPERATOR_TOKEN)
+        .spawn()
+        .await;
     let live = app.call(Method::GET, "/health/live", None, None).await;
     assert_eq!(live.status, StatusCode::OK);
+    assert_eq!(live.body, json!({"status": "ok"}));
     let ready = app.call(Method::GET, "/health/ready", None, None).await;
     assert_eq!(ready.status, StatusCode::OK, "{ready:#?}");
-    assert_eq!(ready.body["checks"]["postgres"], "ok");
-    assert_eq!(ready.body["checks"]["redis"], "ok");
-    assert_eq!(ready.body["checks"]["migrations"], "ok");
-
-    // A database that lacks the latest migration is not ready, and says why.
-    sqlx::query(
-        "delete from _sqlx_migrations where version = (select max(version) from _sqlx_migrations)",
-    )
-    .execute(&app.db.owner)
-    .await
-    .unwrap();
-    let not = app.call(Method::GET, "/health/ready", None, None).await;
-    let p = not.problem(503, "not_ready");
-    assert_eq!(p["checks"]["postgres"], "ok");
-    assert!(
-        p["checks"]["migrations"]
-            .as_str()
-            .unwrap()
-            .starts_with("error")
+    assert_eq!(ready.body, json!({"status": "ok"}));
+    // A wrong token (or a seller's access token) is answered like no token at all.
+    let s = app.register("ready@shop.ru", "Ready").await;
+    for wrong in [&s.access, "operator-token-for-tests-0123456789abcdeX"] {
+        let a = app
+            .call(Method::GET, "/health/ready", Some(wrong), None)
+            .await;
+        assert_eq!(a.body, json!({"status": "ok"}), "{a:#?}");
+    }
+    let detail = app
+        .call(Method::GET, "/health/ready", Some(OPERATOR_TOKEN), None)
+        .await;
+    assert_eq!(detail.status, StatusCode::OK, "{detail:#?}");
+    assert_eq!(
+        detail.body["checks"],
+        json!({"postgres": "ok", "redis": "ok", "migrations": "ok"})
     );
 }
 
 #[tokio::test]
-async fn readiness_names_redis_when_it_is_unreachable() {
+async fn readiness_hides_pending_migration_versions_from_the_public() {
+    let app = TestApp::builder()
+        .env("OPERATOR_TOKEN", OPERATOR_TOKEN)
+        .spawn()
+        .await;
+    // A database that lacks the latest migration is not ready.
+    let version: i64 = sqlx::query_scalar(
+        "delete from _sqlx_migrations where version = (select max(version) from _sqlx_migrations)
+         returning version",
+    )
+    .fetch_one(&app.db.owner)
+    .await
+    .unwrap();
+    let public = app.call(Method::GET, "/health/ready", None, None).await;
+    assert_only_unavailable(&public, &[&version.to_string(), "migration", "error"]);
+
+    let migrations = operator_checks(&app, "postgres", "migrations").await;
+    assert!(migrations.contains(&version.to_string()), "{migrations}");
+}
+
+#[tokio::test]
+async fn readiness_hides_redis_errors_from_the_public() {
     // Port 1 on loopback: nothing listens there.
     let app = TestApp::builder()
         .env("REDIS_URL", "redis://127.0.0.1:1")
+        .env("OPERATOR_TOKEN", OPERATOR_TOKEN)
         .spawn()
         .await;
-    let not = app.call(Method::GET, "/health/ready", None, None).await;
-    let p = not.problem(503, "not_ready");
-    assert_eq!(p["checks"]["postgres"], "ok");
-    assert!(
-        p["checks"]["redis"].as_str().unwrap().starts_with("error"),
-        "{p}"
-    );
+    let public = app.call(Method::GET, "/health/ready", None, None).await;
+    assert_only_unavailable(&public, &["redis", "refused", "127.0.0.1", "error"]);
+
+    operator_checks(&app, "postgres", "redis").await;
     // Sign-up and sign-in do not depend on Redis: the throttle degrades to letting through.
     let s = app.register("noredis@shop.ru", "Shop").await;
     assert_eq!(
@@ -111,6 +160,24 @@ async fn readiness_names_redis_when_it_is_unreachable() {
         app.login("noredis@shop.ru", "wrong password").await.status,
         StatusCode::UNAUTHORIZED
     );
+}
+
+#[tokio::test]
+async fn readiness_hides_postgres_errors_from_the_public() {
+    let app = TestApp::builder()
+        .env(
+            "DATABASE_URL",
+            "postgres://stock_tracker_app:wrong@127.0.0.1:1/stock_tracker",
+        )
+        .env("OPERATOR_TOKEN", OPERATOR_TOKEN)
+        .spawn()
+        .await;
+    let public = app.call(Method::GET, "/health/ready", None, None).await;
+    assert_only_unavailable(
+        &public,
+        &["postgres", "stock_tracker", "refused", "127.0.0.1", "error"],
+    );
+    operator_checks(&app, "redis", "postgres").await;
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ mod billing_sync;
 mod cache_bounds;
 mod credentials;
 mod database_limits;
+mod definer_functions;
 mod http_conventions;
 mod input_problems;
 mod job_reliability;

@@ -41,7 +41,7 @@ async fn three_replicas_ten_ticks_queue_each_due_tenant_once_per_slot() {
         let now = start + Duration::minutes(minute);
         let replicas: Vec<_> = (0..3)
             .map(|_| {
-                let pool = db.app.clone();
+                let pool = db.jobs.clone();
                 tokio::spawn(async move { queue::queue_due_syncs(&pool, now).await.unwrap() })
             })
             .collect();
@@ -68,7 +68,7 @@ async fn three_replicas_ten_ticks_queue_each_due_tenant_once_per_slot() {
         .execute(&db.owner)
         .await
         .unwrap();
-    let again = queue::queue_due_syncs(&db.app, start + Duration::minutes(30))
+    let again = queue::queue_due_syncs(&db.jobs, start + Duration::minutes(30))
         .await
         .unwrap();
     assert_eq!(again.queued, 0);
@@ -76,7 +76,7 @@ async fn three_replicas_ten_ticks_queue_each_due_tenant_once_per_slot() {
     let later = start + Duration::minutes(75);
     let replicas: Vec<_> = (0..3)
         .map(|_| {
-            let pool = db.app.clone();
+            let pool = db.jobs.clone();
             tokio::spawn(async move { queue::queue_due_syncs(&pool, later).await.unwrap().queued })
         })
         .collect();
@@ -135,13 +135,13 @@ async fn expiring_tokens_are_warned_about_once_per_threshold() {
     let now = Utc::now();
     // 5 days left: the 14- and 7-day warnings; 10 days: the 14-day one; 20 days: none.
     assert_eq!(
-        housekeeping::warn_expiring_tokens(&db.app, now)
+        housekeeping::warn_expiring_tokens(&db.jobs, now)
             .await
             .unwrap(),
         3
     );
     assert_eq!(
-        housekeeping::warn_expiring_tokens(&db.app, now)
+        housekeeping::warn_expiring_tokens(&db.jobs, now)
             .await
             .unwrap(),
         0,
@@ -159,7 +159,7 @@ async fn expiring_tokens_are_warned_about_once_per_threshold() {
     // last week: one new warning each.
     let later = now + Duration::days(4) + Duration::hours(1);
     assert_eq!(
-        housekeeping::warn_expiring_tokens(&db.app, later)
+        housekeeping::warn_expiring_tokens(&db.jobs, later)
             .await
             .unwrap(),
         2
@@ -190,7 +190,7 @@ async fn retention_purges_old_runs_and_history_only() {
         .await
         .unwrap();
     }
-    let (runs, history) = housekeeping::purge(&db.app, Utc::now(), 90, 365)
+    let (runs, history) = housekeeping::purge(&db.jobs, Utc::now(), 90, 365)
         .await
         .unwrap();
     assert_eq!((runs, history), (1, 1));
@@ -200,7 +200,7 @@ async fn retention_purges_old_runs_and_history_only() {
         .unwrap();
     assert_eq!(left, 1);
     assert_eq!(
-        housekeeping::purge(&db.app, Utc::now(), 90, 365)
+        housekeeping::purge(&db.jobs, Utc::now(), 90, 365)
             .await
             .unwrap(),
         (0, 0)

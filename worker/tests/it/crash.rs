@@ -17,7 +17,7 @@ const EXE: &str = env!("CARGO_BIN_EXE_stock-tracker-worker");
 fn start(app: &TestApp, wb: &MockServer) -> Process {
     start_worker(
         EXE,
-        &worker_env(app.db.app_url(), &app.redis_prefix, &wb.uri()).quick_failover(),
+        &worker_env(app.db.jobs_url(), &app.redis_prefix, &wb.uri()).quick_failover(),
     )
 }
 

@@ -32,7 +32,7 @@ fn api_exe() -> PathBuf {
 
 /// A worker binary with its metrics on `metrics_port`.
 fn start_with_metrics(app: &TestApp, wb: &MockServer, metrics_port: u16) -> Process {
-    let env = worker_env(app.db.app_url(), &app.redis_prefix, &wb.uri())
+    let env = worker_env(app.db.jobs_url(), &app.redis_prefix, &wb.uri())
         .quick_failover()
         .set("WB_TIMEOUT_MS", "60000")
         .set("WORKER_MAX_ATTEMPTS", MAX_ATTEMPTS.to_string())

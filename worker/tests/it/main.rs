@@ -12,6 +12,7 @@
 
 mod crash;
 mod crash_loop;
+mod internal_errors;
 mod lifecycle;
 mod maintenance;
 mod pg_restart;

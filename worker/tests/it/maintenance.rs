@@ -26,7 +26,7 @@ fn retention_job() -> MaintenanceJob {
 }
 
 async fn queue_jobs(db: &TestDb, jobs: &[MaintenanceJob]) -> usize {
-    let mut conn = db.app.acquire().await.unwrap();
+    let mut conn = db.jobs.acquire().await.unwrap();
     queue::queue_maintenance(&mut conn, jobs).await.unwrap()
 }
 
@@ -91,7 +91,7 @@ async fn the_worker_runs_a_queued_retention_job_once() {
 
 fn handler(db: &TestDb) -> Maintenance {
     Maintenance {
-        db: db.app.clone(),
+        db: db.jobs.clone(),
         stripe: None,
         max_attempts: 3,
         retry_base: Duration::from_secs(1),

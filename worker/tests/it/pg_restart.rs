@@ -16,7 +16,7 @@ use wiremock::MockServer;
 const EXE: &str = env!("CARGO_BIN_EXE_stock-tracker-worker");
 
 fn start(cluster: &PgCluster, api: &Api, wb: &MockServer) -> Process {
-    let env = worker_env(cluster.app_url(), &api.redis_prefix, &wb.uri())
+    let env = worker_env(cluster.jobs_url(), &api.redis_prefix, &wb.uri())
         .quick_failover()
         .set("WORKER_RETRY_BASE_SECS", "1");
     start_worker(EXE, &env)

@@ -26,7 +26,7 @@ async fn scene(delay: Duration) -> (MockServer, TestApp, Session, String) {
 }
 
 fn start(app: &TestApp, wb: &MockServer, grace_secs: u64) -> Process {
-    let env = worker_env(app.db.app_url(), &app.redis_prefix, &wb.uri())
+    let env = worker_env(app.db.jobs_url(), &app.redis_prefix, &wb.uri())
         .set("WB_TIMEOUT_MS", "20000")
         .set("WORKER_SHUTDOWN_GRACE_SECS", grace_secs.to_string());
     start_worker(EXE, &env)
