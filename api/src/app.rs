@@ -33,7 +33,11 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(tenant::get_tenant, tenant::update_tenant))
         .routes(routes!(members::list_members))
         .routes(routes!(members::remove_member))
-        .routes(routes!(members::create_invitation))
+        .routes(routes!(
+            members::create_invitation,
+            members::list_invitations
+        ))
+        .routes(routes!(members::revoke_invitation))
         .routes(routes!(
             credentials::put_credentials,
             credentials::get_credentials,

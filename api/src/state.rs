@@ -72,7 +72,11 @@ impl AppState {
             wb,
             cache: TenantCache::new(redis.clone(), prefix, config.cache_ttl)
                 .with_max_entries(config.cache_max_entries),
-            roles: Arc::new(RoleCache::new(redis.clone(), prefix)),
+            roles: Arc::new(RoleCache::new(
+                redis.clone(),
+                prefix,
+                config.jwt_secret.expose(),
+            )),
             access: Arc::new(AccessTokens::new(
                 config.jwt_secret.expose(),
                 &config.public_base_url,

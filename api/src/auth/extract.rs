@@ -1,4 +1,4 @@
-use crate::auth::opaque;
+use crate::auth::{opaque, role_cache};
 use crate::error::ApiError;
 use crate::http::quota::QuotaSlot;
 use crate::state::AppState;
@@ -6,8 +6,8 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use stock_tracker_shared::accounts::Role;
 use stock_tracker_shared::accounts::api_keys::{self, KeyScope};
-use stock_tracker_shared::accounts::{Role, memberships};
 use stock_tracker_shared::billing::{Access, TenantSubscription, subscriptions};
 use stock_tracker_shared::ids::{ApiKeyId, TenantId, UserId};
 use stock_tracker_shared::tenancy::{self, Scope};
@@ -20,7 +20,8 @@ pub enum Principal {
 }
 
 /// An authenticated caller acting for a tenant. For a person, the role comes from the
-/// membership (through a short-lived cache that removal clears), not from the token, so
+/// membership (through a short-lived, signed, versioned cache that removal overrides; see
+/// [`role_cache`]), not from the token, so
 /// removing a member takes effect at once. An API key acts as a viewer (read scope) or a
 /// member (read_write scope), never as an admin: keys cannot manage the team, billing,
 /// credentials or other keys.
@@ -226,13 +227,11 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Auth, ApiEr
     let role = match state.roles.get(claims.tid, claims.sub).await {
         Some(role) => role,
         None => {
-            let mut tx = tenancy::begin(&state.db, Scope::tenant(claims.tid)).await?;
-            let role = memberships::role_of(&mut tx, claims.sub)
+            let read = role_cache::read(&state.db, claims.tid, claims.sub)
                 .await?
                 .ok_or_else(|| ApiError::unauthorized("This account is no longer a member."))?;
-            tx.commit().await?;
-            state.roles.put(claims.tid, claims.sub, role).await;
-            role
+            state.roles.put(claims.tid, claims.sub, read).await;
+            read.role.role
         }
     };
     Ok(Auth {

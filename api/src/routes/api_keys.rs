@@ -5,6 +5,7 @@ use crate::auth::opaque::{self, API_KEY};
 use crate::auth::{Active, Manager};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::input::{JsonBody, PathParams};
+use crate::routes::members;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -65,6 +66,7 @@ pub async fn create(
         .rev()
         .collect();
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+    members::hold_manager(&mut tx, user).await?;
     let key = api_keys::insert(
         &mut tx,
         NewKey {

@@ -12,8 +12,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use stock_tracker_shared::accounts::{Email, Role, invitations, memberships};
-use stock_tracker_shared::ids::UserId;
+use stock_tracker_shared::accounts::{Email, Role, api_keys, invitations, memberships};
+use stock_tracker_shared::ids::{InvitationId, UserId};
 use stock_tracker_shared::tenancy;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -96,12 +96,22 @@ pub async fn list_members(
     )))
 }
 
+/// What removing a member revoked with them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberRemoved {
+    /// Their pending invitations, which can no longer be accepted.
+    pub revoked_invitations: u64,
+    /// The API keys they created, which stop working at once.
+    pub revoked_api_keys: u64,
+}
+
 #[utoipa::path(
     delete, path = "/api/v1/tenant/members/{user_id}", tag = "tenant",
     security(("bearer" = [])),
     params(("user_id" = Uuid, Path, description = "The member's user id")),
     responses(
-        (status = 204, description = "Removed; their sessions end at once"),
+        (status = 200, description = "Removed; their sessions end at once, and the pending invitations and API keys they created are revoked with them", body = MemberRemoved),
+        (status = 401, description = "The caller is no longer a member", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only owners and admins remove others; admins cannot remove owners", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such member in this tenant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The last owner cannot be removed (`last_owner`)", body = Problem, content_type = "application/problem+json"),
@@ -111,33 +121,52 @@ pub async fn remove_member(
     State(state): State<AppState>,
     person: Person,
     PathParams(target): PathParams<UserId>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Json<MemberRemoved>> {
     let auth = person.auth;
     let leaving = target == person.user;
     if !leaving && !auth.role.can_manage() {
         return Err(ApiError::forbidden("Only owners and admins can do this."));
     }
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+    // Every removal locks the tenant's owners first, in one order, so two owners removing
+    // each other cannot both count two owners (the second waits, then counts one), and no
+    // two removals deadlock. Then the caller's own membership, so a caller removed a moment
+    // ago cannot act on the role they had.
+    let owners = memberships::lock_owners(&mut tx).await?;
+    let acting = memberships::hold_role(&mut tx, person.user)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("This account is no longer a member."))?;
+    if !leaving && !acting.can_manage() {
+        return Err(ApiError::forbidden("Only owners and admins can do this."));
+    }
     let role = memberships::role_of(&mut tx, target)
         .await?
         .ok_or_else(|| ApiError::not_found("member"))?;
     if role == Role::Owner {
-        if !leaving && auth.role != Role::Owner {
+        if !leaving && acting != Role::Owner {
             return Err(ApiError::forbidden(
                 "Only an owner can remove another owner.",
             ));
         }
-        if memberships::count_owners(&mut tx).await? <= 1 {
+        if owners.len() <= 1 {
             return Err(ApiError::conflict(
                 "last_owner",
                 "The tenant's last owner cannot be removed.",
             ));
         }
     }
-    memberships::delete(&mut tx, target).await?;
+    let version = memberships::delete(&mut tx, target)
+        .await?
+        .ok_or_else(|| ApiError::not_found("member"))?;
+    // A removed admin keeps no way back in: what they created on the strength of their
+    // role goes with them, in the same transaction.
+    let removed = MemberRemoved {
+        revoked_invitations: invitations::revoke_sent_by(&mut tx, target).await?,
+        revoked_api_keys: api_keys::revoke_created_by(&mut tx, target).await?,
+    };
     tx.commit().await?;
-    state.roles.forget(auth.tenant, target).await;
-    Ok(StatusCode::NO_CONTENT)
+    state.roles.forget(auth.tenant, target, version).await;
+    Ok(Json(removed))
 }
 
 #[utoipa::path(
@@ -164,6 +193,7 @@ pub async fn create_invitation(
     }
     let secret = opaque::generate(INVITATION, auth.tenant);
     let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+    hold_manager(&mut tx, inviter).await?;
     let invitation = invitations::insert(
         &mut tx,
         invitations::NewInvitation {
@@ -186,4 +216,94 @@ pub async fn create_invitation(
             token: secret.token,
         }),
     ))
+}
+
+/// Checks, under a lock held until the transaction ends, that `user` is still an owner or
+/// admin: what they create then (an invitation, an API key) is either committed before a
+/// removal of theirs revokes what they created, or refused, never left behind.
+pub(crate) async fn hold_manager(tx: &mut tenancy::Tx, user: UserId) -> ApiResult<Role> {
+    let role = memberships::hold_role(tx, user)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("This account is no longer a member."))?;
+    if !role.can_manage() {
+        return Err(ApiError::forbidden("Only owners and admins can do this."));
+    }
+    Ok(role)
+}
+
+/// A pending invitation: never its token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationView {
+    pub id: Uuid,
+    pub email: String,
+    pub role: RoleView,
+    /// The user id of the member who sent it.
+    pub invited_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/tenant/invitations", tag = "tenant",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "Pending invitations (not accepted, revoked or expired), oldest first; never their tokens", body = Page<InvitationView>),
+        (status = 403, description = "Only owners and admins, signed in, see invitations", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_invitations(
+    State(state): State<AppState>,
+    manager: Manager,
+    QueryParams(page): QueryParams<PageQuery>,
+) -> ApiResult<Json<Page<InvitationView>>> {
+    let limit = page.limit()?;
+    let after: Option<(DateTime<Utc>, Uuid)> = page.after()?;
+    let mut tx = tenancy::begin(&state.db, manager.scope()).await?;
+    let rows = invitations::pending(
+        &mut tx,
+        after.map(|(at, id)| (at, InvitationId(id))),
+        limit + 1,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(Page::from_rows(
+        rows,
+        limit,
+        |i| (i.created_at, i.id.0),
+        |i| InvitationView {
+            id: i.id.0,
+            email: i.email,
+            role: i.role.into(),
+            invited_by: i.invited_by.0,
+            created_at: i.created_at,
+            expires_at: i.expires_at,
+        },
+    )))
+}
+
+#[utoipa::path(
+    delete, path = "/api/v1/tenant/invitations/{id}", tag = "tenant",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Invitation id")),
+    responses(
+        (status = 204, description = "Revoked: its token can no longer be accepted"),
+        (status = 403, description = "Only owners and admins, signed in, revoke invitations", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such pending invitation in this tenant", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn revoke_invitation(
+    State(state): State<AppState>,
+    manager: Manager,
+    PathParams(id): PathParams<InvitationId>,
+) -> ApiResult<StatusCode> {
+    let mut tx = tenancy::begin(&state.db, manager.scope()).await?;
+    let revoked = invitations::revoke(&mut tx, id).await?;
+    tx.commit().await?;
+    if revoked {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("invitation"))
+    }
 }

@@ -84,6 +84,18 @@ pub async fn revoke(tx: &mut Tx, id: ApiKeyId) -> sqlx::Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
+/// Revokes every working key `creator` made in the scope's tenant; how many.
+pub async fn revoke_created_by(tx: &mut Tx, creator: UserId) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        "update api_keys set revoked_at = now()
+          where created_by = $1 and tenant_id = app_current_tenant() and revoked_at is null",
+        creator as UserId
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// The working key with this digest, and notes its use (at most once a minute, so a busy
 /// integration does not write on every call).
 pub async fn authenticate(

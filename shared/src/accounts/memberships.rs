@@ -26,6 +26,41 @@ pub async fn insert(tx: &mut Tx, tenant: TenantId, user: UserId, role: Role) -> 
     Ok(())
 }
 
+/// A member's role with the version of their membership row (a new one, from one growing
+/// sequence, on every insert and update): what the role cache stores it under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VersionedRole {
+    pub role: Role,
+    pub version: i64,
+}
+
+/// The user's role in the scope's tenant and its version, if they are still a member.
+pub async fn versioned_role_of(tx: &mut Tx, user: UserId) -> sqlx::Result<Option<VersionedRole>> {
+    sqlx::query_as!(
+        VersionedRole,
+        r#"select role as "role: Role", version from memberships
+            where user_id = $1 and tenant_id = app_current_tenant()"#,
+        user as UserId
+    )
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// The user's role in the scope's tenant, locked until the transaction ends, so a removal
+/// (or a role change) waits for it, and it waits for one in progress: what a member creates
+/// on the strength of their role (an invitation, an API key) is committed before their
+/// removal revokes what they created, or not at all.
+pub async fn hold_role(tx: &mut Tx, user: UserId) -> sqlx::Result<Option<Role>> {
+    sqlx::query_scalar!(
+        r#"select role as "role: Role" from memberships
+            where user_id = $1 and tenant_id = app_current_tenant()
+              for share"#,
+        user as UserId
+    )
+    .fetch_optional(&mut **tx)
+    .await
+}
+
 /// The user's role in the scope's tenant, if they are still a member.
 pub async fn role_of(tx: &mut Tx, user: UserId) -> sqlx::Result<Option<Role>> {
     sqlx::query_scalar!(
@@ -73,22 +108,28 @@ pub async fn page(
     .await
 }
 
-pub async fn count_owners(tx: &mut Tx) -> sqlx::Result<i64> {
+/// The scope's owners, locked until the transaction ends (in one order, so two removals
+/// cannot deadlock): a concurrent removal of an owner waits, then counts what is left.
+pub async fn lock_owners(tx: &mut Tx) -> sqlx::Result<Vec<UserId>> {
     sqlx::query_scalar!(
-        r#"select count(*) as "count!" from memberships
-            where role = 'owner' and tenant_id = app_current_tenant()"#
+        r#"select user_id as "user_id: UserId" from memberships
+            where role = 'owner' and tenant_id = app_current_tenant()
+            order by user_id
+              for update"#
     )
-    .fetch_one(&mut **tx)
+    .fetch_all(&mut **tx)
     .await
 }
 
-/// Removes a member (their refresh tokens go with them by cascade). False if none matched.
-pub async fn delete(tx: &mut Tx, user: UserId) -> sqlx::Result<bool> {
-    let done = sqlx::query!(
-        "delete from memberships where user_id = $1 and tenant_id = app_current_tenant()",
+/// Removes a member (their refresh tokens go with them by cascade). `None` if none
+/// matched; else a membership version newer than any the removed row ever had, for the
+/// role cache's tombstone.
+pub async fn delete(tx: &mut Tx, user: UserId) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar!(
+        r#"delete from memberships where user_id = $1 and tenant_id = app_current_tenant()
+           returning nextval('membership_versions') as "version!""#,
         user as UserId
     )
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .fetch_optional(&mut **tx)
+    .await
 }

@@ -222,6 +222,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/tenant/members"),
     ("delete", "/api/v1/tenant/members/{user_id}"),
     ("post", "/api/v1/tenant/invitations"),
+    ("get", "/api/v1/tenant/invitations"),
+    ("delete", "/api/v1/tenant/invitations/{id}"),
     ("put", "/api/v1/wb/credentials"),
     ("get", "/api/v1/wb/credentials"),
     ("delete", "/api/v1/wb/credentials"),
