@@ -5,13 +5,15 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use stock_tracker_shared::Secret;
 use stock_tracker_shared::billing::BillingConfig;
-use stock_tracker_shared::config::{CommonConfig, ConfigError, Env};
+use stock_tracker_shared::config::{CommonConfig, ConfigError, CredentialKeys, Env};
 use stock_tracker_shared::tenancy::pool::SessionLimits;
 use stock_tracker_wb::WbConfig;
 
 #[derive(Clone, Debug)]
 pub struct ApiConfig {
     pub common: CommonConfig,
+    /// Seals the WB tokens sellers connect.
+    pub credentials_keys: CredentialKeys,
     pub wb: WbConfig,
     /// How long a cached read lives (sync completion drops it sooner).
     pub cache_ttl: Duration,
@@ -159,7 +161,14 @@ impl ApiConfig {
                 }
                 d => d,
             },
-            billing: BillingConfig::from_env(env, &public_base_url)?,
+            billing: {
+                let billing = BillingConfig::from_env(env, &public_base_url)?;
+                // The api is the one binary that receives Stripe's webhooks.
+                if let Some(stripe) = &billing.stripe {
+                    stripe.require_webhook_secrets()?;
+                }
+                billing
+            },
             operator_token: operator_token(env)?,
             wb: WbConfig::from_env(env)?,
             cache_ttl: seconds(env, "CACHE_TTL_SECS", 300)?,
@@ -168,6 +177,7 @@ impl ApiConfig {
                 stock_tracker_shared::cache::DEFAULT_MAX_ENTRIES,
             )?,
             common,
+            credentials_keys: CredentialKeys::from_env(env)?,
         })
     }
 }

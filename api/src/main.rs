@@ -110,8 +110,7 @@ async fn rotate_credentials_key() -> ExitCode {
     let env = Env::from_process();
     let settings = (|| -> Result<(String, CredentialKeys), ConfigError> {
         let owner = env.required("DATABASE_OWNER_URL")?;
-        let keys = CredentialKeys::parse(&env.required("CREDENTIALS_KEYS")?)
-            .map_err(|reason| ConfigError::malformed("CREDENTIALS_KEYS", reason))?;
+        let keys = CredentialKeys::from_env(&env)?;
         Ok((owner, keys))
     })();
     let (owner_url, keys) = config::exit_on_error(settings);

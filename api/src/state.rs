@@ -68,7 +68,7 @@ impl AppState {
         let wb = WbClient::new(wb_config, redis.clone(), prefix)?
             .with_metrics(WbMetrics::register(&mut registry));
         Ok(Self {
-            vault: Vault::new(config.common.credentials_keys.clone()),
+            vault: Vault::new(config.credentials_keys.clone()),
             wb,
             cache: TenantCache::new(redis.clone(), prefix, config.cache_ttl)
                 .with_max_entries(config.cache_max_entries),

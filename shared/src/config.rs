@@ -71,6 +71,13 @@ impl CredentialKeys {
         Ok(Self(keys))
     }
 
+    /// `CREDENTIALS_KEYS`, for the binaries that seal or open WB tokens (the api, the worker
+    /// and the key rotation); the scheduler never sees them.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Self::parse(&env.required("CREDENTIALS_KEYS")?)
+            .map_err(|reason| ConfigError::malformed("CREDENTIALS_KEYS", reason))
+    }
+
     /// The key new ciphertexts are written with.
     pub fn active(&self) -> &CredentialKey {
         &self.0[0]
@@ -89,7 +96,6 @@ pub struct CommonConfig {
     /// Per-session timeouts; background defaults here, the api sets its own.
     pub database_session: crate::tenancy::pool::SessionLimits,
     pub redis_url: Secret<String>,
-    pub credentials_keys: CredentialKeys,
     pub log_format: LogFormat,
     pub sentry_dsn: Option<Secret<String>>,
     /// Prefix of every Redis key, so environments can share one Redis.
@@ -98,8 +104,6 @@ pub struct CommonConfig {
 
 impl CommonConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let credentials_keys = CredentialKeys::parse(&env.required("CREDENTIALS_KEYS")?)
-            .map_err(|reason| ConfigError::malformed("CREDENTIALS_KEYS", reason))?;
         let database_url = env.secret("DATABASE_URL")?;
         if !database_url.expose().starts_with("postgres") {
             return Err(ConfigError::malformed(
@@ -122,7 +126,6 @@ impl CommonConfig {
                 crate::tenancy::pool::SessionLimits::BACKGROUND,
             )?,
             redis_url,
-            credentials_keys,
             log_format: env.parse_or("LOG_FORMAT", LogFormat::Pretty)?,
             redis_key_prefix: env
                 .optional("REDIS_KEY_PREFIX")

@@ -89,16 +89,16 @@ impl StripeConfig {
         if !api_base.ends_with('/') {
             api_base.push('/');
         }
+        // Only the api verifies webhooks (`require_webhook_secrets`); the worker reconciles
+        // without them, so it is not given them.
         let webhook_secrets: Vec<Secret<String>> = env
-            .required("STRIPE_WEBHOOK_SECRETS")?
+            .optional("STRIPE_WEBHOOK_SECRETS")
+            .unwrap_or_default()
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(|s| Secret::new(s.to_string()))
             .collect();
-        if webhook_secrets.is_empty() {
-            return Err(ConfigError::Missing("STRIPE_WEBHOOK_SECRETS"));
-        }
         let mut prices = BTreeMap::new();
         for (plan, var) in PRICE_VARS {
             let price = env.required(var)?;
@@ -116,6 +116,16 @@ impl StripeConfig {
             webhook_secrets,
             prices,
         }))
+    }
+}
+
+impl StripeConfig {
+    /// For the binary that receives Stripe's webhooks: at least one signing secret.
+    pub fn require_webhook_secrets(&self) -> Result<(), ConfigError> {
+        if self.webhook_secrets.is_empty() {
+            return Err(ConfigError::Missing("STRIPE_WEBHOOK_SECRETS"));
+        }
+        Ok(())
     }
 }
 
@@ -156,6 +166,18 @@ mod tests {
         let env = Env::from_pairs([("STRIPE_SECRET_KEY", "sk_test_x")]);
         assert_eq!(
             StripeConfig::from_env(&env).unwrap_err(),
+            ConfigError::Missing("STRIPE_PRICE_STARTER")
+        );
+        let no_secrets = Env::from_pairs([
+            ("STRIPE_SECRET_KEY", "sk_test_x"),
+            ("STRIPE_WEBHOOK_SECRETS", " , "),
+            ("STRIPE_PRICE_STARTER", "price_s"),
+            ("STRIPE_PRICE_PRO", "price_p"),
+            ("STRIPE_PRICE_ENTERPRISE", "price_e"),
+        ]);
+        let stripe = StripeConfig::from_env(&no_secrets).unwrap().unwrap();
+        assert_eq!(
+            stripe.require_webhook_secrets().unwrap_err(),
             ConfigError::Missing("STRIPE_WEBHOOK_SECRETS")
         );
         let env = stripe_env(&[("STRIPE_PRICE_PRO", "29.90")]);

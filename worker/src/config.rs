@@ -1,12 +1,14 @@
 use std::time::Duration;
 use stock_tracker_shared::billing::StripeConfig;
-use stock_tracker_shared::config::{CommonConfig, ConfigError, Env};
+use stock_tracker_shared::config::{CommonConfig, ConfigError, CredentialKeys, Env};
 use stock_tracker_shared::service::ServiceConfig;
 use stock_tracker_wb::WbConfig;
 
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
     pub common: CommonConfig,
+    /// Opens the tenants' WB tokens for syncing.
+    pub credentials_keys: CredentialKeys,
     pub wb: WbConfig,
     /// Jobs one process runs at once.
     pub concurrency: usize,
@@ -49,6 +51,7 @@ impl WorkerConfig {
         }
         Ok(Self {
             common: CommonConfig::from_env(env)?,
+            credentials_keys: CredentialKeys::from_env(env)?,
             wb: WbConfig::from_env(env)?,
             concurrency,
             cache_ttl: Duration::from_secs(env.parse_or("CACHE_TTL_SECS", 300)?),

@@ -187,7 +187,7 @@ pub async fn run(
     let metrics = SyncMetrics::register(&mut registry);
     let syncer = Syncer {
         db: c.db.clone(),
-        vault: Vault::new(config.common.credentials_keys.clone()),
+        vault: Vault::new(config.credentials_keys.clone()),
         wb: WbClient::new(config.wb.clone(), c.redis.clone(), prefix)?
             .with_metrics(WbMetrics::register(&mut registry)),
         cache: TenantCache::new(c.redis.clone(), prefix, config.cache_ttl),
