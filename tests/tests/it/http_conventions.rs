@@ -322,3 +322,65 @@ async fn docs_page_is_served_without_internet() {
     assert_eq!(js.status, StatusCode::OK);
     assert!(js.text.len() > 100_000);
 }
+
+/// Issue 11, item 14: a NUL character anywhere in the input (a JSON string, a query value,
+/// a cursor once decoded) is refused with 422 naming the field, never passed to PostgreSQL
+/// (which answers "invalid byte sequence" and used to make a 500).
+#[tokio::test]
+async fn a_nul_character_in_any_input_is_a_422_naming_the_field() {
+    use base64::Engine;
+    let app = TestApp::spawn().await;
+    let login = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "a\u{0}@shop.ru", "password": "whatever1"}),
+        )
+        .await;
+    assert_eq!(login.problem(422, "invalid_text")["field"], "email");
+    let register = app
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": "nul@shop.ru", "password": "long enough", "company_name": "Shop\u{0}"}),
+        )
+        .await;
+    assert_eq!(
+        register.problem(422, "invalid_text")["field"],
+        "company_name"
+    );
+
+    let s = app.register("reader@shop.ru", "Shop").await;
+    let cursor = |key: Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&key).unwrap())
+    };
+    for (url, field) in [
+        ("/api/v1/products?search=a%00b".to_string(), "search"),
+        ("/api/v1/stocks?search=a%00b".to_string(), "search"),
+        ("/api/v1/stocks?size=M%00".to_string(), "size"),
+        (
+            format!(
+                "/api/v1/stocks?cursor={}",
+                cursor(
+                    json!({"quantity": 1, "nm_id": 1, "chrt_id": 1, "kind": "wb\u{0}", "warehouse_id": 1})
+                )
+            ),
+            "cursor",
+        ),
+        (
+            format!(
+                "/api/v1/products/1/stock-history?cursor={}",
+                cursor(json!(["2026-11-01T00:00:00Z", "seller\u{0}", 1, 1]))
+            ),
+            "cursor",
+        ),
+    ] {
+        let a = app.get(&url, &s.access).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {a:#?}");
+        assert_eq!(a.body["field"], field, "{url}: {a:#?}");
+        assert_eq!(
+            a.headers["content-type"], "application/problem+json",
+            "{url}"
+        );
+    }
+}
