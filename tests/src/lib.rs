@@ -12,6 +12,7 @@
 
 pub mod db;
 pub mod http;
+pub mod large_tenant;
 pub mod lifecycle;
 pub mod pg_cluster;
 pub mod process;

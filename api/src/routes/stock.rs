@@ -61,7 +61,7 @@ pub async fn list_products(
     let search = q.search.as_ref().and_then(SearchText::as_filter);
     let name = format!("products:{}", serde_json::to_string(&q).unwrap_or_default());
     cached(&state, auth.tenant, &name, async {
-        let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+        let mut tx = tenancy::begin(&state.db, auth.scope().walking_indexes()).await?;
         let rows = products::page(&mut tx, search, after, limit + 1).await?;
         let at = synced_at(&mut tx).await?;
         tx.commit().await?;
@@ -219,7 +219,7 @@ pub async fn stock_history(
         serde_json::to_string(&q).unwrap_or_default()
     );
     cached(&state, auth.tenant, &name, async {
-        let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+        let mut tx = tenancy::begin(&state.db, auth.scope().walking_indexes()).await?;
         if products::get(&mut tx, nm_id).await?.is_none() {
             return Err(ApiError::not_found("product"));
         }
@@ -316,7 +316,7 @@ pub async fn list_stocks(
     };
     let name = format!("stocks:{}", serde_json::to_string(&q).unwrap_or_default());
     cached(&state, auth.tenant, &name, async {
-        let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+        let mut tx = tenancy::begin(&state.db, auth.scope().walking_indexes()).await?;
         let rows = stocks::page(&mut tx, &filter, sort, after.as_ref(), limit + 1).await?;
         let at = synced_at(&mut tx).await?;
         tx.commit().await?;
