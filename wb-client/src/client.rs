@@ -9,6 +9,7 @@ use crate::config::WbConfig;
 use crate::error::WbError;
 use crate::limits::{Host, Limit, Method};
 use crate::metrics::{Outcome, WbMetrics};
+use crate::models::ParseError;
 use crate::retry;
 use crate::token::{self, TokenType};
 use reqwest::header::{AUTHORIZATION, HeaderValue};
@@ -398,12 +399,19 @@ impl WbSession {
         method: Method,
         answer: &Answer,
     ) -> Result<T, WbError> {
-        serde_json::from_slice(&answer.body).map_err(|e| {
-            // serde quotes offending values; keep the message short and token-free even if
-            // a body were to echo the token back.
-            // Redact before shortening: a cut-off token would no longer match.
-            let message = self.redact(&format!("{}: {e}", method.name()));
-            WbError::BadResponse(message.chars().take(300).collect())
+        // serde quotes offending values; keep the message short and token-free even if
+        // a body were to echo the token back.
+        // Redact before shortening: a cut-off token would no longer match.
+        let short = |text: &str| -> String { self.redact(text).chars().take(300).collect() };
+        crate::models::parse(&answer.body).map_err(|e| match e {
+            ParseError::Field { field, problem } => WbError::BadField {
+                method: method.name(),
+                field: short(&field),
+                problem: short(&problem),
+            },
+            ParseError::Syntax(e) => {
+                WbError::BadResponse(short(&format!("{}: {e}", method.name())))
+            }
         })
     }
 

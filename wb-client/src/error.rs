@@ -18,6 +18,15 @@ pub enum WbError {
     Timeout,
     #[error("unexpected response from Wildberries: {0}")]
     BadResponse(String),
+    /// A 2xx answer that is well-formed JSON but lacks a field we need or has it with another
+    /// type. `field` is the path in the answer (`cards[3].sizes[0].chrtID`): our own field
+    /// names and indices, never WB's values.
+    #[error("unexpected response from Wildberries: {method}: `{field}` {problem}")]
+    BadField {
+        method: &'static str,
+        field: String,
+        problem: String,
+    },
     #[error("could not reach Wildberries: {0}")]
     Transport(String),
 }
@@ -31,7 +40,7 @@ impl WbError {
             Self::RateLimited => "wb_rate_limited",
             Self::Unavailable { .. } => "wb_unavailable",
             Self::Timeout => "wb_timeout",
-            Self::BadResponse(_) => "wb_bad_response",
+            Self::BadResponse(_) | Self::BadField { .. } => "wb_bad_response",
             Self::Transport(_) => "wb_transport",
         }
     }
@@ -59,10 +68,23 @@ impl WbError {
                 "Wildberries is not available right now. The sync will try again later."
             }
             Self::Timeout => "Wildberries did not answer in time. The sync will try again later.",
-            Self::BadResponse(_) => {
+            Self::BadResponse(_) | Self::BadField { .. } => {
                 "Wildberries sent data we could not read. We will look into it; the sync will \
                  try again later."
             }
+        }
+    }
+
+    /// [`WbError::human`], naming the field when WB's answer lacked one we need (the path
+    /// is ours to show: see [`WbError::BadField`]).
+    pub fn human_detailed(&self) -> String {
+        match self {
+            Self::BadField { method, field, .. } => format!(
+                "Wildberries sent data we could not read: the field `{field}` of its {method} \
+                 answer is missing or has an unexpected type. Nothing was saved from this \
+                 sync. We will look into it; the sync will try again later."
+            ),
+            _ => self.human().to_string(),
         }
     }
 
@@ -94,11 +116,41 @@ mod tests {
             (WbError::Unavailable { status: 502 }, "wb_unavailable"),
             (WbError::Timeout, "wb_timeout"),
             (WbError::BadResponse("x".into()), "wb_bad_response"),
+            (
+                WbError::BadField {
+                    method: "cards_list",
+                    field: "cards[3].sizes[0].chrtID".into(),
+                    problem: "is missing".into(),
+                },
+                "wb_bad_response",
+            ),
             (WbError::Transport("x".into()), "wb_transport"),
         ];
         for (e, code) in all {
             assert_eq!(e.code(), code);
             assert!(!e.human().is_empty());
+            assert!(e.human_detailed().starts_with(&e.human()[..20]));
         }
+    }
+
+    #[test]
+    fn a_bad_field_is_named_for_the_seller() {
+        let e = WbError::BadField {
+            method: "cards_list",
+            field: "cards[3].sizes[0].chrtID".into(),
+            problem: "invalid type: string \"x\", expected i64".into(),
+        };
+        let text = e.human_detailed();
+        assert!(text.contains("`cards[3].sizes[0].chrtID`"), "{text}");
+        assert!(text.contains("cards_list"), "{text}");
+        assert!(
+            !text.contains("invalid type"),
+            "WB's values stay in the log: {text}"
+        );
+        assert_eq!(
+            WbError::Timeout.human_detailed(),
+            WbError::Timeout.human(),
+            "other errors read as before"
+        );
     }
 }

@@ -1,8 +1,67 @@
 //! The parts of WB's answers the product uses, named the Rust way and renamed to WB's field
 //! names for serde. Optional or rarely-filled fields default instead of failing the whole
 //! page: WB omits empty fields freely, and one odd card must not stop a sync.
+//!
+//! Reading is tolerant the way WB's changes need: fields we do not use are ignored (no
+//! `deny_unknown_fields` anywhere here; WB added `documents` and `gtin` to cards in
+//! September and October 2026), while a field we need that is missing or arrives with another
+//! type fails the whole answer, and [`parse`] names it by its path (`cards[3].sizes[0].chrtID`).
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+/// Why a 2xx body could not be read.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ParseError {
+    /// Well-formed JSON without a field we need, or with one of another type. `field` is the
+    /// path from the body's root, made of our own field names and array indices.
+    Field { field: String, problem: String },
+    /// Not JSON, cut off, or trailing garbage.
+    Syntax(String),
+}
+
+/// The longest field path an error carries: a path is for people to read.
+const FIELD_PATH_MAX: usize = 120;
+
+/// Parses a WB answer body, naming the offending field when the JSON is well formed but
+/// does not fit `T`.
+pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ParseError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.classify() != serde_json::error::Category::Data {
+            return ParseError::Syntax(inner.to_string());
+        }
+        // serde says "missing field `x`" about the object that lacks it: name the field
+        // itself, as a reader of the path expects.
+        let text = inner.to_string();
+        let message = text.split(" at line ").next().unwrap_or(&text);
+        let (field, problem) = match message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.strip_suffix('`'))
+        {
+            Some(name) if path == "." => (name.to_string(), "is missing".to_string()),
+            Some(name) => (format!("{path}.{name}"), "is missing".to_string()),
+            None => (path, message.to_string()),
+        };
+        ParseError::Field {
+            field: field_path(&field),
+            problem,
+        }
+    })?;
+    de.end().map_err(|e| ParseError::Syntax(e.to_string()))?;
+    Ok(value)
+}
+
+/// Keeps a path to the characters our field names and indices use, and short: it ends up in
+/// a run's message that sellers read.
+fn field_path(path: &str) -> String {
+    path.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'))
+        .take(FIELD_PATH_MAX)
+        .collect()
+}
 
 /// One product card (`/content/v2/get/cards/list`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -218,6 +277,188 @@ pub(crate) struct SellerStocksAnswer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
+
+    /// Bodies WB's spec files give as examples (`tests/wb-api/examples`, copied from the
+    /// shared WB API folder).
+    macro_rules! example {
+        ($name:literal) => {
+            include_str!(concat!("../tests/wb-api/examples/", $name))
+        };
+    }
+
+    fn example_with(body: &str, change: impl FnOnce(&mut Value)) -> Vec<u8> {
+        let mut value: Value = serde_json::from_str(body).unwrap();
+        change(&mut value);
+        serde_json::to_vec(&value).unwrap()
+    }
+
+    /// The example card as WB sends it since October 2026: `documents` (2026-09-08) and
+    /// `gtin` (2026-10-02) added, plus fields nobody has announced yet.
+    fn card_of_2026_10(value: &mut Value) {
+        let card = &mut value["cards"][0];
+        card["documents"] = json!({"certificates": [{"number": "РОСС RU.0001", "till": "2027-01-01"}],
+                                   "declarations": []});
+        card["gtin"] = json!("04601234567890");
+        card["sizes"][0]["gtin"] = json!(["04601234567890"]);
+        card["sizes"][0]["somethingNew"] = json!({"nested": [1, 2, 3]});
+        value["cursor"]["direction"] = json!("desc");
+        value["futureTopLevel"] = json!(null);
+    }
+
+    #[test]
+    fn real_examples_parse() {
+        let page: CardsPage = parse(example!("content-cards-list.200.json").as_bytes()).unwrap();
+        assert_eq!(page.cards.len(), 1);
+        assert_eq!(page.cards[0].nm_id, 12345678);
+        assert!(!page.cards[0].sizes.is_empty());
+
+        let stocks: DataEnvelope<Items<WbStockRow>> = parse(
+            example!("stocks-report-wb-warehouses.200.composed-from-schema-examples.json")
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(stocks.data.items[0].warehouse_id, AGGREGATE_WB_WAREHOUSE_ID);
+
+        let created: DataEnvelope<TaskCreated> =
+            parse(example!("warehouse_remains-create.200.json").as_bytes()).unwrap();
+        assert_eq!(created.data.task_id, "219eaecf-e532-4bd8-9f15-8036ec1b042d");
+        let status: DataEnvelope<TaskStatus> =
+            parse(example!("warehouse_remains-status.200.json").as_bytes()).unwrap();
+        assert_eq!(status.data.status, "done");
+        let remains: Vec<RemainsRow> =
+            parse(example!("warehouse_remains-download.200.json").as_bytes()).unwrap();
+        assert_eq!(remains[0].nm_id, 183804172);
+
+        let warehouses: Vec<SellerWarehouse> = parse(
+            example!("marketplace-warehouses.200.composed-from-schema-examples.json").as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(warehouses[0].id, 1);
+        let stocks: SellerStocksAnswer = parse(
+            example!("marketplace-stocks-post.200.composed-from-schema-examples.json").as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(stocks.stocks[0].amount, 10);
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let original: CardsPage =
+            parse(example!("content-cards-list.200.json").as_bytes()).unwrap();
+        let body = example_with(example!("content-cards-list.200.json"), card_of_2026_10);
+        let newer: CardsPage = parse(&body).unwrap();
+        assert_eq!(newer, original, "the new fields change nothing we read");
+
+        let body = example_with(
+            example!("stocks-report-wb-warehouses.200.composed-from-schema-examples.json"),
+            |v| {
+                v["data"]["items"][0]["gtin"] = json!("04601234567890");
+                v["data"]["total"] = json!(1);
+            },
+        );
+        let rows: DataEnvelope<Items<WbStockRow>> = parse(&body).unwrap();
+        assert_eq!(rows.data.items[0].quantity, 43);
+    }
+
+    fn field_error<T: DeserializeOwned>(body: &[u8]) -> (String, String) {
+        match parse::<T>(body) {
+            Err(ParseError::Field { field, problem }) => (field, problem),
+            Err(other) => panic!("expected a field error, got {other:?}"),
+            Ok(_) => panic!("expected a field error, the body parsed"),
+        }
+    }
+
+    /// Four cards, the fourth without a size id: the path counts from the body's root.
+    fn four_cards(change: impl FnOnce(&mut Value)) -> Vec<u8> {
+        example_with(example!("content-cards-list.200.json"), |v| {
+            let card = v["cards"][0].clone();
+            v["cards"] = json!([card.clone(), card.clone(), card.clone(), card]);
+            change(v);
+        })
+    }
+
+    #[test]
+    fn a_missing_field_we_need_is_named_by_its_path() {
+        let body = four_cards(|v| {
+            v["cards"][3]["sizes"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("chrtID");
+        });
+        let (field, problem) = field_error::<CardsPage>(&body);
+        assert_eq!(field, "cards[3].sizes[0].chrtID");
+        assert_eq!(problem, "is missing");
+
+        let body = four_cards(|v| {
+            v.as_object_mut().unwrap().remove("cursor");
+        });
+        assert_eq!(field_error::<CardsPage>(&body).0, "cursor");
+
+        let body = example_with(
+            example!("stocks-report-wb-warehouses.200.composed-from-schema-examples.json"),
+            |v| {
+                v["data"]["items"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("quantity");
+            },
+        );
+        assert_eq!(
+            field_error::<DataEnvelope<Items<WbStockRow>>>(&body).0,
+            "data.items[0].quantity"
+        );
+    }
+
+    #[test]
+    fn a_field_of_a_new_type_is_named_by_its_path() {
+        // WB switching ids to strings (as it did for task ids) must stop the sync, not turn
+        // into zeros.
+        let body = four_cards(|v| v["cards"][2]["sizes"][0]["chrtID"] = json!("316399238"));
+        let (field, problem) = field_error::<CardsPage>(&body);
+        assert_eq!(field, "cards[2].sizes[0].chrtID");
+        assert!(problem.starts_with("invalid type: string"), "{problem}");
+        assert!(!problem.contains(" at line "), "{problem}");
+
+        // A field we read but do not require (defaults when absent) still may not change
+        // type: an array of barcodes turned into one string.
+        let body = four_cards(|v| v["cards"][1]["sizes"][0]["skus"] = json!("987456321654"));
+        assert_eq!(field_error::<CardsPage>(&body).0, "cards[1].sizes[0].skus");
+
+        let body = example_with(
+            example!("marketplace-stocks-post.200.composed-from-schema-examples.json"),
+            |v| v["stocks"][0]["amount"] = json!(10.5),
+        );
+        assert_eq!(
+            field_error::<SellerStocksAnswer>(&body).0,
+            "stocks[0].amount"
+        );
+    }
+
+    #[test]
+    fn broken_json_is_a_syntax_error_without_a_field() {
+        for body in [
+            &b"{\"cards\": [{\"nmID\": 1,"[..],
+            b"<html>502</html>",
+            br#"{"cards": [], "cursor": {}} trailing"#,
+        ] {
+            assert!(
+                matches!(parse::<CardsPage>(body), Err(ParseError::Syntax(_))),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn field_paths_keep_only_path_characters() {
+        assert_eq!(
+            field_path("cards[3].sizes[0].chrtID"),
+            "cards[3].sizes[0].chrtID"
+        );
+        assert_eq!(field_path("a b<script>`"), "abscript");
+        assert_eq!(field_path(&"x".repeat(500)).len(), FIELD_PATH_MAX);
+    }
 
     // Trimmed copies of the bodies in /work/shared/wb-api/examples.
 

@@ -81,7 +81,9 @@ impl Failure {
         }
     }
 
+    /// A WB error in its seller-facing words; an answer missing a field we need names the
+    /// field (a path of our own field names, see [`WbError::BadField`]).
     pub fn wb(e: &WbError) -> Self {
-        Self::new(e.code(), e.human())
+        Self::new(e.code(), &e.human_detailed())
     }
 }

@@ -48,6 +48,19 @@ async fn quantity(scene: &Scene) -> Vec<i64> {
         .collect()
 }
 
+/// The product and stock are those of the first sync: a failed run wrote nothing.
+async fn assert_nothing_written(scene: &Scene) {
+    let product = scene
+        .app
+        .get(&format!("/api/v1/products/{NM_ID}"), &scene.s.access)
+        .await;
+    assert_eq!(
+        product.body["vendor_code"], "VC-A",
+        "nothing from the failed run was written"
+    );
+    assert_eq!(quantity(scene).await, vec![7]);
+}
+
 async fn remount(scene: &Scene, cards: ResponseTemplate, stocks: ResponseTemplate) {
     scene.wb.reset().await;
     wb_fake::mount_ping(&scene.wb).await;
@@ -182,15 +195,33 @@ async fn malformed_json_fails_with_wb_bad_response_and_writes_nothing() {
         1,
         "not retried"
     );
-    let product = scene
-        .app
-        .get(&format!("/api/v1/products/{NM_ID}"), &scene.s.access)
-        .await;
+    assert_nothing_written(&scene).await;
+}
+
+#[tokio::test]
+async fn a_card_without_a_size_id_fails_naming_the_field_and_writes_nothing() {
+    let scene = synced_scene().await;
+    // The renamed card carries the fields WB added in autumn 2026 (ignored) and lacks the
+    // one we key stock by.
+    let mut cards = wb_fake::cards("RENAMED");
+    cards["cards"][0]["documents"] = json!({"certificates": [], "declarations": []});
+    cards["cards"][0]["gtin"] = json!("04601234567890");
+    cards["cards"][0]["sizes"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("chrtID");
+    remount(&scene, ok(cards), ok(wb_fake::stocks_report(99))).await;
+    let run = sync_and_wait(&scene.app, &scene.s).await;
+    assert_eq!(run["status"], "failed", "{run:#}");
+    assert_eq!(run["error_code"], "wb_bad_response");
+    let message = run["error_message"].as_str().unwrap();
+    assert!(message.contains("`cards[0].sizes[0].chrtID`"), "{message}");
     assert_eq!(
-        product.body["vendor_code"], "VC-A",
-        "nothing from the failed run was written"
+        requests_to(&scene, "/content/v2/get/cards/list").await,
+        1,
+        "not retried"
     );
-    assert_eq!(quantity(&scene).await, vec![7]);
+    assert_nothing_written(&scene).await;
 }
 
 #[tokio::test]

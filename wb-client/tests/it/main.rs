@@ -10,5 +10,7 @@
     clippy::cast_possible_wrap
 )]
 
+mod conformance;
+mod openapi;
 mod wb_budget;
 mod wb_client;

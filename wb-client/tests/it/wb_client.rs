@@ -240,6 +240,34 @@ async fn malformed_json_is_a_bad_response_after_one_request() {
     assert_eq!(seen(&server).await.len(), 1);
 }
 
+#[tokio::test]
+async fn a_missing_field_is_a_bad_response_naming_it_after_one_request() {
+    let server = MockServer::start().await;
+    let mut page = json!({"cards": [card(1), card(2)],
+                          "cursor": {"updatedAt": "2026-11-01T10:00:00Z", "nmID": 2, "total": 2}});
+    page["cards"][1]["sizes"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("chrtID");
+    // Fields WB added after our spec snapshot are no reason to fail.
+    page["cards"][0]["documents"] = json!({"certificates": []});
+    page["cards"][0]["gtin"] = json!("04601234567890");
+    Mock::given(method("POST"))
+        .and(path("/content/v2/get/cards/list"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page))
+        .mount(&server)
+        .await;
+    let wb = session(&server);
+    let err = wb.cards_page(None, 100).await.unwrap_err();
+    assert_eq!(err.code(), "wb_bad_response");
+    assert!(
+        matches!(&err, WbError::BadField { method: "cards_list", field, problem }
+                 if field == "cards[1].sizes[0].chrtID" && problem == "is missing"),
+        "{err:?}"
+    );
+    assert_eq!(seen(&server).await.len(), 1, "not retried");
+}
+
 fn card(nm_id: i64) -> Value {
     json!({
         "nmID": nm_id, "imtID": nm_id * 10, "vendorCode": format!("vc-{nm_id}"),
