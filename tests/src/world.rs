@@ -29,11 +29,16 @@ impl Worker {
 
     /// The same with another `CREDENTIALS_KEYS`, for key rotation.
     pub async fn start_with_keys(app: &TestApp, wb_url: &str, keys: &str) -> Self {
-        Self::start_configured(app, wb_url, keys, sandbox_policy()).await
+        Self::start_configured(app, wb_url, keys, |_| {}).await
     }
 
-    /// The same with another sync policy (stock report reuse, full listings).
-    pub async fn start_configured(app: &TestApp, wb_url: &str, keys: &str, policy: Policy) -> Self {
+    /// The same with the test settings changed by `tweak` (e.g. the sync policy).
+    pub async fn start_configured(
+        app: &TestApp,
+        wb_url: &str,
+        keys: &str,
+        tweak: impl FnOnce(&mut WorkerConfig),
+    ) -> Self {
         let metrics_port = free_port();
         let vars = worker_env(app.db.jobs_url(), &app.redis_prefix, wb_url)
             .set("WORKER_METRICS_BIND", format!("127.0.0.1:{metrics_port}"))
@@ -46,7 +51,8 @@ impl Worker {
         config.wb.backoff_base = Duration::from_millis(10);
         config.wb.backoff_cap = Duration::from_millis(50);
         config.wb.remains_poll_interval = Duration::from_millis(50);
-        config.sync_policy = policy;
+        config.sync_policy = sandbox_policy();
+        tweak(&mut config);
         let connections = service::connect(&config.common, "test-worker")
             .await
             .unwrap();
@@ -128,6 +134,11 @@ impl SandboxWorld {
 
     /// A world whose worker syncs under `policy` (e.g. [`Policy::default`], WB's cadence).
     pub async fn start_with_policy(cfg: SandboxConfig, policy: Policy) -> Self {
+        Self::start_with(cfg, |c| c.sync_policy = policy).await
+    }
+
+    /// A world whose worker's settings `tweak` changes.
+    pub async fn start_with(cfg: SandboxConfig, tweak: impl FnOnce(&mut WorkerConfig)) -> Self {
         let sandbox = wb_sandbox::spawn(cfg.clone())
             .await
             .expect("sandbox starts");
@@ -136,7 +147,7 @@ impl SandboxWorld {
             &app,
             &sandbox.base_url,
             crate::http::TEST_CREDENTIALS_KEYS,
-            policy,
+            tweak,
         )
         .await;
         Self {
