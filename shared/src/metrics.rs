@@ -30,6 +30,8 @@ pub struct SyncMetrics {
     pub runs: Family<OutcomeLabels, Counter>,
     pub duration: Histogram,
     pub rows: Counter,
+    /// WB requests per sync attempt that reached WB.
+    pub wb_requests: Histogram,
     pub queue: Family<StatusLabels, Gauge>,
     /// Jobs running longer than the stuck bound.
     pub stuck: Gauge,
@@ -42,6 +44,9 @@ impl SyncMetrics {
             // 50 ms to ~7 min.
             duration: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
             rows: Counter::default(),
+            // 1 to 2048: an unchanged seller costs 1 to 3, a daily full listing of a large
+            // catalog hundreds.
+            wb_requests: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
             queue: Family::default(),
             stuck: Gauge::default(),
         };
@@ -59,6 +64,11 @@ impl SyncMetrics {
             "sync_stock_rows",
             "Stock rows written by successful syncs",
             m.rows.clone(),
+        );
+        registry.register(
+            "sync_wb_requests",
+            "WB requests per sync attempt (by method in wb_requests_total; per tenant and day in sync_runs, see docs/OPERATIONS.md)",
+            m.wb_requests.clone(),
         );
         registry.register(
             "queue_jobs",

@@ -243,6 +243,8 @@ pub fn worker_env(database_url: String, redis_prefix: &str, wb_url: &str) -> Var
         .set("WB_BASE_URL", wb_url)
         .set("WB_SANDBOX", "true")
         .set("WB_RATE_LIMIT_SCALE", "0")
+        // Fakes change their stock between syncs, not every 30 minutes like WB's reports.
+        .set("SYNC_STOCK_REUSE_SECS", "0")
 }
 
 /// Starts the worker binary `exe` with `env` and waits until it is ready.

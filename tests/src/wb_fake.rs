@@ -61,6 +61,7 @@ pub async fn mount_slow(server: &MockServer, quantity: i64, delay: std::time::Du
         .respond_with(ResponseTemplate::new(200).set_body_json(stocks_report(quantity)))
         .mount(server)
         .await;
+    mount_no_seller_stock(server).await;
     Mock::given(method("GET"))
         .and(path("/api/v3/warehouses"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
@@ -69,6 +70,15 @@ pub async fn mount_slow(server: &MockServer, quantity: i64, delay: std::time::Du
     Mock::given(method("POST"))
         .and(path_regex("^/api/v3/stocks/"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"stocks": []})))
+        .mount(server)
+        .await;
+}
+
+/// `stocks-report/seller-warehouses` answers 204: the seller has no own warehouse stock.
+pub async fn mount_no_seller_stock(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/api/analytics/v1/stocks-report/seller-warehouses"))
+        .respond_with(ResponseTemplate::new(204))
         .mount(server)
         .await;
 }

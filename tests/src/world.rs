@@ -4,9 +4,11 @@
 use crate::http::{Answer, Api, Session, TestApp, wb_settings};
 use crate::process::{free_port, worker_env};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use stock_tracker_shared::config::Env;
 use stock_tracker_shared::service;
+use stock_tracker_shared::sync::Policy;
 use stock_tracker_worker::config::WorkerConfig;
 use wb_sandbox::{RunningSandbox, SandboxConfig, TokenOptions};
 
@@ -27,6 +29,16 @@ impl Worker {
 
     /// The same with another `CREDENTIALS_KEYS`, for key rotation.
     pub async fn start_with_keys(app: &TestApp, wb_url: &str, keys: &str) -> Self {
+        Self::start_configured(app, wb_url, keys, |_| {}).await
+    }
+
+    /// The same with the test settings changed by `tweak` (e.g. the sync policy).
+    pub async fn start_configured(
+        app: &TestApp,
+        wb_url: &str,
+        keys: &str,
+        tweak: impl FnOnce(&mut WorkerConfig),
+    ) -> Self {
         let metrics_port = free_port();
         let vars = worker_env(app.db.jobs_url(), &app.redis_prefix, wb_url)
             .set("WORKER_METRICS_BIND", format!("127.0.0.1:{metrics_port}"))
@@ -39,6 +51,8 @@ impl Worker {
         config.wb.backoff_base = Duration::from_millis(10);
         config.wb.backoff_cap = Duration::from_millis(50);
         config.wb.remains_poll_interval = Duration::from_millis(50);
+        config.sync_policy = sandbox_policy();
+        tweak(&mut config);
         let connections = service::connect(&config.common, "test-worker")
             .await
             .unwrap();
@@ -104,13 +118,38 @@ pub fn small_sandbox() -> SandboxConfig {
     }
 }
 
+/// The policy sync tests run with by default: the sandbox's stock moves with every `advance`,
+/// not every 30 minutes like WB's reports, so syncs read it every time.
+pub fn sandbox_policy() -> Policy {
+    Policy {
+        stock_reuse: Duration::ZERO,
+        ..Policy::default()
+    }
+}
+
 impl SandboxWorld {
     pub async fn start(cfg: SandboxConfig) -> Self {
+        Self::start_with_policy(cfg, sandbox_policy()).await
+    }
+
+    /// A world whose worker syncs under `policy` (e.g. [`Policy::default`], WB's cadence).
+    pub async fn start_with_policy(cfg: SandboxConfig, policy: Policy) -> Self {
+        Self::start_with(cfg, |c| c.sync_policy = policy).await
+    }
+
+    /// A world whose worker's settings `tweak` changes.
+    pub async fn start_with(cfg: SandboxConfig, tweak: impl FnOnce(&mut WorkerConfig)) -> Self {
         let sandbox = wb_sandbox::spawn(cfg.clone())
             .await
             .expect("sandbox starts");
         let app = app_for(&sandbox.base_url).await;
-        let worker = Worker::start(&app, &sandbox.base_url).await;
+        let worker = Worker::start_configured(
+            &app,
+            &sandbox.base_url,
+            crate::http::TEST_CREDENTIALS_KEYS,
+            tweak,
+        )
+        .await;
         Self {
             app,
             sandbox,
@@ -133,19 +172,45 @@ impl SandboxWorld {
         assert!(res.status().is_success());
     }
 
+    /// Requests the sandbox received with the seller's tokens, by endpoint path template.
+    pub async fn requests(&self, seller_id: i64) -> BTreeMap<String, u64> {
+        let path = format!("/__sandbox/requests?seller_id={seller_id}");
+        let answer = self.control(reqwest::Method::GET, &path, None).await;
+        serde_json::from_value(answer["by_endpoint"].clone()).expect("requests by endpoint")
+    }
+
+    /// The seller edits the `touch` cards updated longest ago and moves the next `trash`
+    /// ones to the trash; returns (edited nmIDs, trashed nmIDs).
+    pub async fn edit_cards(
+        &self,
+        seller_id: i64,
+        touch: usize,
+        trash: usize,
+    ) -> (Vec<i64>, Vec<i64>) {
+        let body = json!({"seller_id": seller_id, "touch": touch, "trash": trash});
+        let answer = self
+            .control(reqwest::Method::POST, "/__sandbox/cards", Some(body))
+            .await;
+        let ids = |k: &str| serde_json::from_value(answer[k].clone()).expect("nmIDs");
+        (ids("touched"), ids("trashed"))
+    }
+
+    /// A `/__sandbox/*` call; its JSON answer.
+    async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request =
+            reqwest::Client::new().request(method, format!("{}{path}", self.sandbox.base_url));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer = request.send().await.unwrap();
+        assert!(answer.status().is_success(), "{path}: {}", answer.status());
+        answer.json().await.unwrap()
+    }
+
     /// The sandbox's current simulation tick for a seller.
     pub async fn tick(&self, seller_id: i64) -> u64 {
-        let state: Value = reqwest::Client::new()
-            .get(format!(
-                "{}/__sandbox/state?seller_id={seller_id}",
-                self.sandbox.base_url
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let path = format!("/__sandbox/state?seller_id={seller_id}");
+        let state = self.control(reqwest::Method::GET, &path, None).await;
         state["tick"].as_u64().expect("tick")
     }
 }

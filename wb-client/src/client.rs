@@ -99,6 +99,8 @@ struct Counters {
     requests: AtomicU64,
     rate_limited: AtomicU64,
     retries: AtomicU64,
+    /// Requests by [`Method::name`], retries included: what WB bills per method.
+    by_method: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
 }
 
 /// Calls WB with one token and counts what happened. Clones share the counters.
@@ -143,6 +145,15 @@ impl WbSession {
     /// HTTP requests sent, retries included.
     pub fn requests(&self) -> u64 {
         self.counters.requests.load(Ordering::Relaxed)
+    }
+
+    /// HTTP requests sent per method ([`Method::name`]), retries included.
+    pub fn requests_by_method(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        self.counters
+            .by_method
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default()
     }
 
     /// 429 answers seen.
@@ -219,6 +230,9 @@ impl WbSession {
                 .acquire_limit(&self.token, method, limit)
                 .await;
             self.bump(&self.counters.requests);
+            if let Ok(mut by_method) = self.counters.by_method.lock() {
+                *by_method.entry(method.name()).or_default() += 1;
+            }
             let mut request = self
                 .client
                 .http
@@ -367,9 +381,10 @@ fn failed(e: reqwest::Error) -> Attempt {
 
 fn http_verb(method: Method) -> reqwest::Method {
     match method {
-        Method::CardsList | Method::StocksReportWbWarehouses | Method::SellerStocks => {
-            reqwest::Method::POST
-        }
+        Method::CardsList
+        | Method::StocksReportWbWarehouses
+        | Method::StocksReportSellerWarehouses
+        | Method::SellerStocks => reqwest::Method::POST,
         Method::Ping(_)
         | Method::WarehouseRemainsCreate
         | Method::WarehouseRemainsStatus

@@ -5,7 +5,8 @@
 //! - `limits`: WB's published rate limits per method, as data.
 //! - `budget`: the per-(token, method) rate budget shared through Redis.
 //! - `client`: [`WbClient`] per process, [`WbSession`] per sync, and the request loop;
-//!   `cards`, `wb_stocks` and `seller_stocks` add the typed calls to [`WbSession`].
+//!   `cards`, `wb_stocks`, `seller_stocks` and `seller_report` add the typed calls to
+//!   [`WbSession`].
 
 pub mod budget;
 mod cards;
@@ -16,12 +17,13 @@ pub mod limits;
 pub mod metrics;
 pub mod models;
 mod retry;
+mod seller_report;
 mod seller_stocks;
 pub mod token;
 mod wb_stocks;
 
 pub use budget::Budget;
-pub use cards::CARDS_PAGE_MAX;
+pub use cards::{CARDS_PAGE_MAX, Listing};
 pub use client::{WbClient, WbSession};
 pub use config::WbConfig;
 pub use error::WbError;
@@ -31,6 +33,7 @@ pub use models::{
     AGGREGATE_WB_WAREHOUSE_ID, Card, CardSize, CardsCursor, CardsPage, RemainsRow,
     RemainsWarehouse, SellerStock, SellerWarehouse, WbStockRow,
 };
+pub use seller_report::SellerWarehouseStockRow;
 pub use seller_stocks::SELLER_STOCKS_CHUNK;
 pub use token::{Category, TokenError, TokenFacts, TokenType};
 pub use wb_stocks::STOCKS_REPORT_PAGE_MAX;

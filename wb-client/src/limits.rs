@@ -76,6 +76,9 @@ pub enum Method {
     Ping(Host),
     CardsList,
     StocksReportWbWarehouses,
+    /// Stock on the seller's own warehouses in one report (WB, 2026-08-24), instead of
+    /// `SellerStocks` per warehouse.
+    StocksReportSellerWarehouses,
     WarehouseRemainsCreate,
     WarehouseRemainsStatus,
     WarehouseRemainsDownload,
@@ -91,6 +94,7 @@ impl Method {
             Method::Ping(host) => host,
             Method::CardsList => Host::Content,
             Method::StocksReportWbWarehouses
+            | Method::StocksReportSellerWarehouses
             | Method::WarehouseRemainsCreate
             | Method::WarehouseRemainsStatus
             | Method::WarehouseRemainsDownload => Host::Analytics,
@@ -105,6 +109,9 @@ impl Method {
             Method::Ping(_) => "/ping",
             Method::CardsList => "/content/v2/get/cards/list",
             Method::StocksReportWbWarehouses => "/api/analytics/v1/stocks-report/wb-warehouses",
+            Method::StocksReportSellerWarehouses => {
+                "/api/analytics/v1/stocks-report/seller-warehouses"
+            }
             Method::WarehouseRemainsCreate => "/api/v1/warehouse_remains",
             Method::WarehouseRemainsStatus => "/api/v1/warehouse_remains/tasks/{task_id}/status",
             Method::WarehouseRemainsDownload => {
@@ -124,6 +131,8 @@ impl Method {
             Method::Ping(_) => Limit::new(secs(30), 3, 3),
             Method::CardsList => Limit::new(MINUTE, 100, 5),
             Method::StocksReportWbWarehouses => Limit::new(MINUTE, 3, 1),
+            // Release note of 2026-08-24: 3 a minute, interval 20 s, burst 1.
+            Method::StocksReportSellerWarehouses => Limit::new(MINUTE, 3, 1),
             Method::WarehouseRemainsCreate => Limit::new(MINUTE, 1, 5),
             Method::WarehouseRemainsStatus => Limit::new(secs(5), 1, 5),
             Method::WarehouseRemainsDownload => Limit::new(MINUTE, 1, 1),
@@ -160,6 +169,7 @@ impl Method {
             Method::Ping(_) => "ping",
             Method::CardsList => "cards_list",
             Method::StocksReportWbWarehouses => "stocks_report_wb_warehouses",
+            Method::StocksReportSellerWarehouses => "stocks_report_seller_warehouses",
             Method::WarehouseRemainsCreate => "warehouse_remains_create",
             Method::WarehouseRemainsStatus => "warehouse_remains_status",
             Method::WarehouseRemainsDownload => "warehouse_remains_download",

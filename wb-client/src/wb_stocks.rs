@@ -8,6 +8,7 @@ use crate::client::WbSession;
 use crate::error::WbError;
 use crate::limits::Method;
 use crate::models::{DataEnvelope, Items, RemainsRow, TaskCreated, TaskStatus, WbStockRow};
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
 /// WB's maximum rows per stocks-report page.
@@ -34,17 +35,8 @@ impl WbSession {
         offset: u64,
         limit: u64,
     ) -> Result<Vec<WbStockRow>, WbError> {
-        let limit = limit.clamp(1, STOCKS_REPORT_PAGE_MAX);
-        let body = json!({ "limit": limit, "offset": offset });
-        let method = Method::StocksReportWbWarehouses;
-        let answer = self
-            .send(method, method.path_template(), &[], Some(&body))
-            .await?;
-        if answer.status == 204 {
-            return Ok(Vec::new());
-        }
-        let page: DataEnvelope<Items<WbStockRow>> = self.decode(method, &answer)?;
-        Ok(page.data.items)
+        self.report_page(Method::StocksReportWbWarehouses, offset, limit)
+            .await
     }
 
     /// The whole stock report, page by page until a short page.
@@ -52,12 +44,42 @@ impl WbSession {
         &self,
         page_size: u64,
     ) -> Result<Vec<WbStockRow>, WbError> {
+        self.whole_report(Method::StocksReportWbWarehouses, page_size)
+            .await
+    }
+
+    /// One page of an offset-paged stocks report (`{"limit", "offset"}` in,
+    /// `data.items` out, 204 when there is nothing); `limit` is clamped to 1..=250000.
+    pub(crate) async fn report_page<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<T>, WbError> {
+        let limit = limit.clamp(1, STOCKS_REPORT_PAGE_MAX);
+        let body = json!({ "limit": limit, "offset": offset });
+        let answer = self
+            .send(method, method.path_template(), &[], Some(&body))
+            .await?;
+        if answer.status == 204 {
+            return Ok(Vec::new());
+        }
+        let page: DataEnvelope<Items<T>> = self.decode(method, &answer)?;
+        Ok(page.data.items)
+    }
+
+    /// Every page of an offset-paged stocks report, until a short page.
+    pub(crate) async fn whole_report<T: DeserializeOwned + PartialEq + Clone>(
+        &self,
+        method: Method,
+        page_size: u64,
+    ) -> Result<Vec<T>, WbError> {
         let page_size = page_size.clamp(1, STOCKS_REPORT_PAGE_MAX);
-        let mut rows: Vec<WbStockRow> = Vec::new();
-        let mut previous_first: Option<WbStockRow> = None;
+        let mut rows: Vec<T> = Vec::new();
+        let mut previous_first: Option<T> = None;
         loop {
-            let page = self
-                .wb_warehouse_stocks(rows.len() as u64, page_size)
+            let page: Vec<T> = self
+                .report_page(method, rows.len() as u64, page_size)
                 .await?;
             // If WB ignored the offset it would send the same page forever.
             if let (Some(previous), Some(first)) = (&previous_first, page.first())
@@ -65,7 +87,7 @@ impl WbSession {
             {
                 return Err(WbError::BadResponse(format!(
                     "{}: the same page came back for a later offset",
-                    Method::StocksReportWbWarehouses.name()
+                    method.name()
                 )));
             }
             previous_first = page.first().cloned();

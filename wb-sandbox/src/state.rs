@@ -1,8 +1,8 @@
 //! Shared server state: the simulation clock, per-seller cached catalogs and simulations,
 //! rate-limit buckets and `warehouse_remains` tasks.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -24,14 +24,23 @@ struct Inner {
     sellers: Mutex<HashMap<i64, Arc<SellerState>>>,
     limiter: RateLimiter,
     tasks: Mutex<HashMap<Uuid, RemainsTask>>,
+    /// Authenticated requests per (seller, endpoint), for tests of request economy.
+    requests: Mutex<HashMap<i64, BTreeMap<&'static str, u64>>>,
 }
 
 /// Generating a catalog is the expensive part, so it is built once per seller; the
 /// simulation is advanced in place as ticks pass.
 pub struct SellerState {
-    pub catalog: Arc<Catalog>,
+    /// Replaced as a whole when a test edits cards (`/__sandbox/cards`).
+    catalog: RwLock<Arc<Catalog>>,
     manual_ticks: Mutex<u64>,
     sim: Mutex<Simulation>,
+}
+
+impl SellerState {
+    fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().expect("catalog lock").clone()
+    }
 }
 
 pub struct RemainsTask {
@@ -54,6 +63,7 @@ impl AppState {
                 sellers: Mutex::new(HashMap::new()),
                 limiter,
                 tasks: Mutex::new(HashMap::new()),
+                requests: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -91,7 +101,7 @@ impl AppState {
         }
         // Built outside the map lock so a large catalog does not stall other sellers.
         let fresh = Arc::new(SellerState {
-            catalog: Arc::new(Catalog::new(seller_id, &self.inner.cfg)),
+            catalog: RwLock::new(Arc::new(Catalog::new(seller_id, &self.inner.cfg))),
             manual_ticks: Mutex::new(0),
             sim: Mutex::new(Simulation::new(seller_id, &self.inner.cfg)),
         });
@@ -106,7 +116,40 @@ impl AppState {
 
     /// The seller's tick-independent data.
     pub fn catalog(&self, seller_id: i64) -> Arc<Catalog> {
-        self.seller(seller_id).catalog.clone()
+        self.seller(seller_id).catalog()
+    }
+
+    /// Replaces the seller's catalog with `f`'s edit of it; returns what `f` returned.
+    pub fn edit_catalog<R>(&self, seller_id: i64, f: impl FnOnce(&Catalog) -> (Catalog, R)) -> R {
+        let seller = self.seller(seller_id);
+        let mut slot = seller.catalog.write().expect("catalog lock");
+        let (edited, out) = f(&slot);
+        *slot = Arc::new(edited);
+        out
+    }
+
+    /// Counts one authenticated request of a seller to an endpoint.
+    pub fn count_request(&self, seller_id: i64, endpoint: &'static str) {
+        let mut requests = self.inner.requests.lock().expect("requests lock");
+        *requests
+            .entry(seller_id)
+            .or_default()
+            .entry(endpoint)
+            .or_default() += 1;
+    }
+
+    /// A seller's requests by endpoint since the start or the last reset.
+    pub fn requests(&self, seller_id: i64) -> BTreeMap<&'static str, u64> {
+        let requests = self.inner.requests.lock().expect("requests lock");
+        requests.get(&seller_id).cloned().unwrap_or_default()
+    }
+
+    pub fn reset_requests(&self, seller_id: i64) {
+        self.inner
+            .requests
+            .lock()
+            .expect("requests lock")
+            .remove(&seller_id);
     }
 
     pub fn manual_ticks(&self, seller_id: i64) -> u64 {
@@ -135,7 +178,7 @@ impl AppState {
         let tick = self.tick(seller_id);
         let mut sim = seller.sim.lock().expect("simulation lock");
         sim.advance_to(tick);
-        f(&seller.catalog, &sim)
+        f(&seller.catalog(), &sim)
     }
 
     pub fn insert_task(&self, id: Uuid, task: RemainsTask) {

@@ -2,6 +2,7 @@ use std::time::Duration;
 use stock_tracker_shared::billing::StripeConfig;
 use stock_tracker_shared::config::{CommonConfig, ConfigError, CredentialKeys, Env};
 use stock_tracker_shared::service::ServiceConfig;
+use stock_tracker_shared::sync::Policy;
 use stock_tracker_wb::WbConfig;
 
 #[derive(Clone, Debug)]
@@ -32,6 +33,9 @@ pub struct WorkerConfig {
     /// For the daily billing reconciliation; without Stripe settings there is nothing to
     /// reconcile and the job records that it skipped.
     pub stripe: Option<StripeConfig>,
+    /// `SYNC_STOCK_REUSE_SECS` (default 1800: WB refreshes its stock reports every 30
+    /// minutes) and `SYNC_FULL_LISTING_HOURS` (default 24).
+    pub sync_policy: Policy,
 }
 
 impl ServiceConfig for WorkerConfig {
@@ -66,6 +70,12 @@ impl WorkerConfig {
             )?,
             stuck_after: Duration::from_secs(env.parse_or("WORKER_STUCK_AFTER_SECS", 1800)?),
             stripe: StripeConfig::from_env(env)?,
+            sync_policy: Policy {
+                stock_reuse: Duration::from_secs(env.parse_or("SYNC_STOCK_REUSE_SECS", 1800)?),
+                full_listing_every: Duration::from_secs(
+                    3600 * env.parse_or::<u64>("SYNC_FULL_LISTING_HOURS", 24)?.max(1),
+                ),
+            },
         })
     }
 }

@@ -49,12 +49,21 @@ async fn handle_in_span(
     let started = Instant::now();
     let result = syncer.run(job).await;
     metrics.duration.observe(started.elapsed().as_secs_f64());
+    let requests = match &result {
+        Ok(Outcome::Succeeded { wb_requests, .. } | Outcome::Failed { wb_requests, .. }) => {
+            Some(*wb_requests)
+        }
+        _ => None,
+    };
+    if let Some(n) = requests.filter(|n| *n > 0) {
+        metrics.wb_requests.observe(n as f64);
+    }
     let (outcome, code) = match &result {
-        Ok(Outcome::Succeeded { stock_rows }) => {
+        Ok(Outcome::Succeeded { stock_rows, .. }) => {
             metrics.rows.inc_by(*stock_rows as u64);
             ("succeeded", String::new())
         }
-        Ok(Outcome::Failed { code }) => ("failed", code.clone()),
+        Ok(Outcome::Failed { code, .. }) => ("failed", code.clone()),
         Ok(Outcome::DeadLettered) => ("dead_lettered", "dead_lettered".to_string()),
         Ok(Outcome::AlreadyDone) => ("already_done", String::new()),
         Err(_) => ("error", "attempt_failed".to_string()),
@@ -193,6 +202,7 @@ pub async fn run(
         cache: TenantCache::new(c.redis.clone(), prefix, config.cache_ttl),
         worker: String::new(),
         max_attempts: config.max_attempts,
+        policy: config.sync_policy,
     };
     let maintenance = Maintenance {
         db: c.db.clone(),

@@ -1,33 +1,109 @@
-//! Reads everything one sync needs from WB into a [`Snapshot`], touching no database.
+//! Reads what one sync needs from WB into a [`Snapshot`], touching no database: the cards
+//! the [`Plan`] asks for (all, or those changed since the saved cursor) and the kinds of
+//! stock it asks for.
 
 use super::snapshot::{
-    AGGREGATE_WAREHOUSE_ID, ProductRow, SizeRow, Snapshot, StockRow, StockSource, WarehouseKind,
-    WarehouseRow,
+    AGGREGATE_WAREHOUSE_ID, CardsListing, CardsResume, ProductRow, SizeRow, Snapshot, StockRow,
+    StockSource, WarehouseKind, WarehouseRow,
 };
+use super::state::Plan;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use stock_tracker_wb::{Card, RemainsRow, TokenType, WbError, WbSession, WbStockRow};
+use stock_tracker_wb::{
+    Card, CardsCursor, RemainsRow, SellerWarehouseStockRow, TokenType, WbError, WbSession,
+    WbStockRow,
+};
 
 const CARDS_PAGE: u32 = 100;
-const STOCKS_PAGE: u64 = 100_000;
+/// WB's largest page: a seller with up to 250,000 rows per report costs one request.
+const STOCKS_PAGE: u64 = stock_tracker_wb::STOCKS_REPORT_PAGE_MAX;
 
+/// `stored_sizes` are the sizes already stored; with an incremental listing they map
+/// answers keyed by barcode or size (the fallbacks) for cards that did not change. A full
+/// listing ignores them.
 pub async fn fetch(
     session: &WbSession,
     token_type: TokenType,
+    plan: &Plan,
     max_products: Option<usize>,
+    stored_sizes: &[SizeRow],
 ) -> Result<Snapshot, WbError> {
-    // One extra card tells whether the plan's limit cut the catalog short.
-    let mut cards = session
-        .all_cards(CARDS_PAGE, max_products.map(|m| m + 1))
-        .await?;
-    let truncated = max_products.is_some_and(|m| cards.len() > m);
-    if let Some(m) = max_products {
-        cards.truncate(m);
+    let mut snapshot = match &plan.cards_since {
+        None => {
+            // One extra card tells whether the plan's limit cut the catalog short.
+            let mut listing = session
+                .full_listing(CARDS_PAGE, max_products.map(|m| m + 1))
+                .await?;
+            let truncated = max_products.is_some_and(|m| listing.cards.len() > m);
+            if let Some(m) = max_products {
+                listing.cards.truncate(m);
+            }
+            let mut snapshot = catalog(&listing.cards);
+            snapshot.truncated = truncated;
+            snapshot.resume = listing.resume.map(resume);
+            snapshot
+        }
+        Some(since) => {
+            let cursor = CardsCursor {
+                updated_at: since.updated_at.clone(),
+                nm_id: since.nm_id,
+                total: 0,
+            };
+            let listing = session.cards_changed_since(&cursor, CARDS_PAGE).await?;
+            let mut snapshot = catalog(&listing.cards);
+            snapshot.listing = CardsListing::Incremental;
+            snapshot.resume = listing.resume.map(resume);
+            snapshot
+        }
+    };
+    if plan.stock.is_empty() {
+        return Ok(snapshot);
     }
-    let mut snapshot = catalog(&cards);
-    snapshot.truncated = truncated;
+
+    // The sizes answers are mapped with: this listing's, over the stored ones.
+    let sizes: Vec<SizeRow> = match snapshot.listing {
+        CardsListing::Full => snapshot.sizes.clone(),
+        CardsListing::Incremental => {
+            let listed: HashSet<i64> = snapshot.sizes.iter().map(|s| s.chrt_id).collect();
+            let changed: HashSet<i64> = snapshot.products.iter().map(|p| p.nm_id).collect();
+            stored_sizes
+                .iter()
+                .filter(|s| !listed.contains(&s.chrt_id) && !changed.contains(&s.nm_id))
+                .chain(&snapshot.sizes)
+                .cloned()
+                .collect()
+        }
+    };
 
     let mut stock = StockBuilder::default();
-    // Base tokens may not call the stock report; others fall back if WB says so (403).
+    if plan.stock.contains(&WarehouseKind::Wb) {
+        let source = wb_stock(session, token_type, &sizes, &mut stock).await?;
+        snapshot.fresh.push((WarehouseKind::Wb, source));
+    }
+    if plan.stock.contains(&WarehouseKind::Seller) {
+        let source = seller_stock(session, token_type, &sizes, &mut stock).await?;
+        snapshot.fresh.push((WarehouseKind::Seller, source));
+    }
+    let (warehouses, stocks) = stock.finish();
+    snapshot.warehouses = warehouses;
+    snapshot.stocks = stocks;
+    Ok(snapshot)
+}
+
+fn resume(c: CardsCursor) -> CardsResume {
+    CardsResume {
+        updated_at: c.updated_at,
+        nm_id: c.nm_id,
+    }
+}
+
+/// Stock on WB's warehouses: the report, or for base tokens (and when WB answers 403) the
+/// async `warehouse_remains` report.
+async fn wb_stock(
+    session: &WbSession,
+    token_type: TokenType,
+    sizes: &[SizeRow],
+    stock: &mut StockBuilder,
+) -> Result<StockSource, WbError> {
     let direct = if token_type == TokenType::Base {
         Err(WbError::Forbidden)
     } else {
@@ -35,27 +111,45 @@ pub async fn fetch(
     };
     match direct {
         Ok(rows) => {
-            snapshot.source = Some(StockSource::StocksReport);
             rows.iter().for_each(|r| stock.add_wb_row(r));
+            Ok(StockSource::StocksReport)
         }
         Err(WbError::Forbidden) => {
-            snapshot.source = Some(StockSource::WarehouseRemains);
             let rows = session.warehouse_remains_report().await?;
-            let by_barcode = chrt_by_barcode(&snapshot.sizes);
-            let by_size = chrt_by_size(&snapshot.sizes);
+            let by_barcode = chrt_by_barcode(sizes);
+            let by_size = chrt_by_size(sizes);
             for r in &rows {
                 stock.add_remains_row(r, &by_barcode, &by_size);
             }
+            Ok(StockSource::WarehouseRemains)
         }
+        Err(other) => Err(other),
+    }
+}
+
+/// Stock on the seller's warehouses: one report for the tokens that may call it, else (base
+/// tokens, or a 403) the warehouse list and `/api/v3/stocks/{id}` per warehouse.
+async fn seller_stock(
+    session: &WbSession,
+    token_type: TokenType,
+    sizes: &[SizeRow],
+    stock: &mut StockBuilder,
+) -> Result<StockSource, WbError> {
+    let report = if token_type == TokenType::Base {
+        Err(WbError::Forbidden)
+    } else {
+        session.all_seller_warehouse_stocks(STOCKS_PAGE).await
+    };
+    match report {
+        Ok(rows) => {
+            rows.iter().for_each(|r| stock.add_seller_row(r));
+            return Ok(StockSource::SellerWarehousesReport);
+        }
+        Err(WbError::Forbidden) => {}
         Err(other) => return Err(other),
     }
-
-    let chrt_ids: Vec<i64> = snapshot.sizes.iter().map(|s| s.chrt_id).collect();
-    let nm_of: HashMap<i64, i64> = snapshot
-        .sizes
-        .iter()
-        .map(|s| (s.chrt_id, s.nm_id))
-        .collect();
+    let chrt_ids: Vec<i64> = sizes.iter().map(|s| s.chrt_id).collect();
+    let nm_of: HashMap<i64, i64> = sizes.iter().map(|s| (s.chrt_id, s.nm_id)).collect();
     for w in session.seller_warehouses().await? {
         if w.is_deleting {
             continue;
@@ -75,13 +169,7 @@ pub async fn fetch(
             }
         }
     }
-
-    let tracked: Option<HashSet<i64>> =
-        truncated.then(|| snapshot.products.iter().map(|p| p.nm_id).collect());
-    let (warehouses, stocks) = stock.finish(tracked.as_ref());
-    snapshot.warehouses = warehouses;
-    snapshot.stocks = stocks;
-    Ok(snapshot)
+    Ok(StockSource::MarketplaceStocks)
 }
 
 fn catalog(cards: &[Card]) -> Snapshot {
@@ -212,6 +300,24 @@ impl StockBuilder {
         );
     }
 
+    fn add_seller_row(&mut self, r: &SellerWarehouseStockRow) {
+        self.warehouse(
+            WarehouseKind::Seller,
+            r.warehouse_id,
+            &r.warehouse_name,
+            Some(&r.region_name),
+        );
+        self.add(
+            WarehouseKind::Seller,
+            r.warehouse_id,
+            r.chrt_id,
+            r.nm_id,
+            r.quantity,
+            0,
+            0,
+        );
+    }
+
     fn add_remains_row(
         &mut self,
         r: &RemainsRow,
@@ -247,13 +353,11 @@ impl StockBuilder {
         }
     }
 
-    fn finish(self, tracked: Option<&HashSet<i64>>) -> (Vec<WarehouseRow>, Vec<StockRow>) {
-        let stocks: Vec<StockRow> = self
-            .rows
-            .into_values()
-            .filter(|r| tracked.is_none_or(|t| t.contains(&r.nm_id)))
-            .collect();
-        (self.warehouses.into_values().collect(), stocks)
+    fn finish(self) -> (Vec<WarehouseRow>, Vec<StockRow>) {
+        (
+            self.warehouses.into_values().collect(),
+            self.rows.into_values().collect(),
+        )
     }
 }
 
@@ -285,7 +389,7 @@ mod tests {
                 in_way_from_client: 0,
             });
         }
-        let (w, s) = b.finish(None);
+        let (w, s) = b.finish();
         assert_eq!(w.len(), 1);
         assert_eq!(s.len(), 1);
         assert_eq!((s[0].quantity, s[0].in_way_to_client), (7, 2));

@@ -7,8 +7,10 @@ pub mod run;
 pub mod runs;
 pub mod schedule;
 pub mod snapshot;
+pub mod state;
 pub mod store;
 
 pub use failure::Failure;
 pub use run::{Outcome, Syncer};
 pub use snapshot::WarehouseKind;
+pub use state::Policy;

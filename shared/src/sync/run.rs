@@ -1,6 +1,9 @@
-//! One sync job, start to finish: claim the run, decrypt the token, fetch, write, record.
+//! One sync job, start to finish: claim the run, decrypt the token, plan what to ask WB
+//! (see [`state::plan`]), fetch, write, record.
 
 use super::runs::{self, WbCounts};
+use super::snapshot::WarehouseKind;
+use super::state::{self, Policy};
 use super::{Failure, fetch, store};
 use crate::billing::subscriptions;
 use crate::cache::TenantCache;
@@ -21,17 +24,19 @@ pub struct Syncer {
     /// Attempts after which a run is dead-lettered instead of tried again. Counted in the
     /// run row when an attempt starts, so attempts a crashed worker never finished count.
     pub max_attempts: i32,
+    /// How eagerly syncs ask WB again (stock report reuse, full listings).
+    pub policy: Policy,
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
     Succeeded {
         stock_rows: usize,
+        /// Requests sent to WB, retries included.
+        wb_requests: u64,
     },
     /// The run failed for a reason recorded on it (WB down, token refused, ...).
-    Failed {
-        code: String,
-    },
+    Failed { code: String, wb_requests: u64 },
     /// The run was already finished: a redelivered job.
     AlreadyDone,
     /// Past the maximum attempts: recorded as failed with `dead_lettered`, not retried.
@@ -52,13 +57,27 @@ impl Syncer {
                 .await?
                 .and_then(|r| r.error_code);
             let failure = Failure::dead_lettered(self.max_attempts, last.as_deref());
-            runs::fail(&mut tx, job.run_id, &failure, WbCounts::default()).await?;
+            runs::fail(&mut tx, job.run_id, &failure, &WbCounts::default()).await?;
             tx.commit().await?;
             tracing::error!(tenant_id = %job.tenant_id, run_id = %job.run_id, attempt, "sync dead-lettered");
             return Ok(Outcome::DeadLettered);
         }
         let subscription = subscriptions::current(&mut tx).await?;
         let stored = credentials::sealed(&mut tx).await?;
+        let sync_state = state::load(&mut tx).await?;
+        let plan = state::plan(
+            &sync_state,
+            &self.policy,
+            Some(subscription.limits().products),
+            chrono::Utc::now(),
+        );
+        // Answers keyed by barcode or size (the fallbacks) need every size, and an
+        // incremental listing brings only the changed cards' ones.
+        let stored_sizes = if plan.cards_since.is_some() && !plan.stock.is_empty() {
+            state::stored_sizes(&mut tx).await?
+        } else {
+            Vec::new()
+        };
         tx.commit().await?;
 
         if !subscription.access.can_sync() {
@@ -67,6 +86,7 @@ impl Syncer {
                 .await;
         }
         let product_limit = subscription.limits().products;
+        let max_products = Some(usize::try_from(product_limit).unwrap_or(0));
 
         let Some(stored) = stored else {
             return self
@@ -95,20 +115,10 @@ impl Syncer {
         let session = self.wb.session(token);
         let fetch_started = std::time::Instant::now();
         let fetched = match token_type {
-            Ok(t) => {
-                fetch::fetch(
-                    &session,
-                    t,
-                    Some(usize::try_from(product_limit).unwrap_or(0)),
-                )
-                .await
-            }
+            Ok(t) => fetch::fetch(&session, t, &plan, max_products, &stored_sizes).await,
             Err(_) => Err(WbError::Unauthorized),
         };
-        let counts = WbCounts {
-            requests: session.requests(),
-            rate_limited: session.rate_limited(),
-        };
+        let counts = WbCounts::of(&session);
         let snapshot = match fetched {
             Ok(s) => s,
             Err(e) => {
@@ -125,20 +135,52 @@ impl Syncer {
         let fetch_ms = fetch_started.elapsed().as_millis();
         let write_started = std::time::Instant::now();
         let mut tx = tenancy::begin(&self.db, scope).await?;
-        let applied = store::apply(&mut tx, job.run_id, &snapshot, chrono::Utc::now()).await?;
-        let note = snapshot.truncated.then(|| {
-            format!(
+        let truncated_before = sync_state
+            .cards
+            .as_ref()
+            .is_some_and(|c| c.products_truncated);
+        let applied = store::apply(
+            &mut tx,
+            job.run_id,
+            &snapshot,
+            max_products,
+            truncated_before,
+            chrono::Utc::now(),
+        )
+        .await?;
+        let mut notes = Vec::new();
+        if applied.truncated {
+            notes.push(format!(
                 "The catalog has more products than the {} plan tracks ({product_limit}); the rest were skipped.",
                 subscription.plan
-            )
+            ));
+        }
+        if let Some(at) = plan.stock_reused_from {
+            notes.push(format!(
+                "Stock is WB's report as read at {} UTC: WB refreshes it every 30 minutes, so it was not asked for again.",
+                at.format("%H:%M")
+            ));
+        }
+        let note = (!notes.is_empty()).then(|| notes.join(" "));
+        // The source of the WB-warehouse stock shown: read now, or kept from an earlier run.
+        let source = snapshot.source(WarehouseKind::Wb).or_else(|| {
+            sync_state
+                .stock
+                .iter()
+                .find(|f| f.kind == WarehouseKind::Wb)
+                .map(|f| f.source)
         });
-        runs::note_product_limit(&mut tx, job.run_id, product_limit, snapshot.truncated).await?;
+        runs::note_product_limit(&mut tx, job.run_id, product_limit, applied.truncated).await?;
         runs::succeed(
             &mut tx,
             job.run_id,
             &applied,
-            counts,
-            snapshot.source.map(|s| s.as_str()),
+            &counts,
+            runs::Economy {
+                stock_source: source.map(|s| s.as_str()),
+                cards_listing: snapshot.listing.as_str(),
+                stock_reused_from: plan.stock_reused_from,
+            },
             note.as_deref(),
         )
         .await?;
@@ -149,20 +191,24 @@ impl Syncer {
         tracing::info!(
             tenant_id = %job.tenant_id, run_id = %job.run_id,
             stock_rows = applied.stock_rows, changes = applied.stock_changes,
+            cards_listing = snapshot.listing.as_str(), cards_listed = applied.cards_listed,
+            stock_reused = plan.stock_reused_from.is_some(),
             wb_requests = counts.requests, fetch_ms, write_ms, "sync succeeded"
         );
         Ok(Outcome::Succeeded {
             stock_rows: applied.stock_rows,
+            wb_requests: counts.requests,
         })
     }
 
     async fn fail(&self, job: SyncJob, counts: WbCounts, f: Failure) -> anyhow::Result<Outcome> {
         let mut tx = tenancy::begin(&self.db, Scope::tenant(job.tenant_id)).await?;
-        runs::fail(&mut tx, job.run_id, &f, counts).await?;
+        runs::fail(&mut tx, job.run_id, &f, &counts).await?;
         tx.commit().await?;
         tracing::warn!(tenant_id = %job.tenant_id, run_id = %job.run_id, code = f.code(), "sync failed");
         Ok(Outcome::Failed {
             code: f.code().to_string(),
+            wb_requests: counts.requests,
         })
     }
 }

@@ -6,6 +6,8 @@ use crate::ids::{SyncRunId, TenantId};
 use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use sqlx::types::Json;
+use std::collections::BTreeMap;
 
 pub const ONE_ACTIVE: &str = "sync_runs_one_active";
 
@@ -73,10 +75,21 @@ pub struct SyncRun {
     pub stock_changes: Option<i32>,
     pub history_rows: Option<i32>,
     pub wb_requests: i32,
+    /// The same requests by WB method (`cards_list`, `stocks_report_wb_warehouses`,
+    /// `stocks_report_seller_warehouses`, ...): what WB bills.
+    #[schema(value_type = BTreeMap<String, i64>)]
+    pub wb_requests_by_method: Json<BTreeMap<String, i64>>,
     /// WB answers that were 429 Too Many Requests.
     pub wb_rate_limited: i32,
-    /// `stocks_report`, or `warehouse_remains` for base tokens.
+    /// Where the stock on WB warehouses came from: `stocks_report`, or `warehouse_remains`
+    /// for base tokens. With `stock_reused_from` set, the source of the stock kept.
     pub stock_source: Option<String>,
+    /// `full` (every card: the first sync, then once a day, which catches deleted cards)
+    /// or `incremental` (only cards changed since the last sync).
+    pub cards_listing: Option<String>,
+    /// Set when the run kept stock read from WB's stock reports at this time instead of
+    /// asking again: WB refreshes them every 30 minutes.
+    pub stock_reused_from: Option<DateTime<Utc>>,
     /// Stable failure code, e.g. `wb_unauthorized`, `wb_unavailable`, `dead_lettered`.
     pub error_code: Option<String>,
     pub error_message: Option<String>,
@@ -95,11 +108,35 @@ fn count(n: impl TryInto<i32>) -> i32 {
     n.try_into().unwrap_or(i32::MAX)
 }
 
-/// Requests hitting WB and 429s among them, as the client counted them.
-#[derive(Clone, Copy, Debug, Default)]
+/// Requests hitting WB (in all and by method) and 429s among them, as the client counted
+/// them.
+#[derive(Clone, Debug, Default)]
 pub struct WbCounts {
     pub requests: u64,
     pub rate_limited: u64,
+    pub by_method: BTreeMap<String, i64>,
+}
+
+impl WbCounts {
+    pub fn of(session: &stock_tracker_wb::WbSession) -> Self {
+        Self {
+            requests: session.requests(),
+            rate_limited: session.rate_limited(),
+            by_method: session
+                .requests_by_method()
+                .into_iter()
+                .map(|(m, n)| (m.to_string(), i64::try_from(n).unwrap_or(i64::MAX)))
+                .collect(),
+        }
+    }
+}
+
+/// How a successful run spared WB requests.
+#[derive(Clone, Copy, Debug)]
+pub struct Economy<'a> {
+    pub stock_source: Option<&'a str>,
+    pub cards_listing: &'a str,
+    pub stock_reused_from: Option<DateTime<Utc>>,
 }
 
 /// Inserts a queued run for `tenant` (row-level security refuses any tenant but the scope's);
@@ -116,8 +153,10 @@ pub(crate) async fn queue(
            values ($1, $2, $3, 'queued')
            returning id as "id: SyncRunId", trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
                      queued_at, started_at, finished_at, duration_ms, products, sizes, warehouses,
-                     stock_rows, stock_changes, history_rows, wb_requests, wb_rate_limited,
-                     stock_source, error_code, error_message, product_limit, product_limit_reached"#,
+                     stock_rows, stock_changes, history_rows, wb_requests,
+                     wb_requests_by_method as "wb_requests_by_method: Json<BTreeMap<String, i64>>",
+                     wb_rate_limited, stock_source, cards_listing, stock_reused_from,
+                     error_code, error_message, product_limit, product_limit_reached"#,
         SyncRunId::new() as SyncRunId,
         tenant as TenantId,
         trigger as Trigger,
@@ -165,8 +204,8 @@ pub async fn succeed(
     tx: &mut Tx,
     id: SyncRunId,
     applied: &Applied,
-    wb: WbCounts,
-    source: Option<&str>,
+    wb: &WbCounts,
+    economy: Economy<'_>,
     note: Option<&str>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
@@ -174,7 +213,8 @@ pub async fn succeed(
                 duration_ms = (extract(epoch from clock_timestamp() - started_at) * 1000)::bigint,
                 products = $2, sizes = $3, warehouses = $4, stock_rows = $5,
                 stock_changes = $6, history_rows = $7, wb_requests = $8, wb_rate_limited = $9,
-                stock_source = $10, error_code = null, error_message = $11
+                stock_source = $10, error_code = null, error_message = $11,
+                wb_requests_by_method = $12, cards_listing = $13, stock_reused_from = $14
           where id = $1",
         id as SyncRunId,
         count(applied.products),
@@ -185,8 +225,11 @@ pub async fn succeed(
         count(applied.history_rows),
         count(wb.requests),
         count(wb.rate_limited),
-        source,
+        economy.stock_source,
         note,
+        Json(&wb.by_method) as _,
+        economy.cards_listing,
+        economy.stock_reused_from,
     )
     .execute(&mut **tx)
     .await?;
@@ -195,17 +238,24 @@ pub async fn succeed(
 
 /// Finishes the run as failed. Only a [`Failure`] is stored: sellers read `error_code` and
 /// `error_message`, so they hold our vocabulary, never an error's own text.
-pub async fn fail(tx: &mut Tx, id: SyncRunId, failure: &Failure, wb: WbCounts) -> sqlx::Result<()> {
+pub async fn fail(
+    tx: &mut Tx,
+    id: SyncRunId,
+    failure: &Failure,
+    wb: &WbCounts,
+) -> sqlx::Result<()> {
     sqlx::query!(
         "update sync_runs set status = 'failed', finished_at = clock_timestamp(),
                 duration_ms = (extract(epoch from clock_timestamp() - coalesce(started_at, queued_at)) * 1000)::bigint,
-                error_code = $2, error_message = $3, wb_requests = $4, wb_rate_limited = $5
+                error_code = $2, error_message = $3, wb_requests = $4, wb_rate_limited = $5,
+                wb_requests_by_method = $6
           where id = $1",
         id as SyncRunId,
         failure.code(),
         failure.message(),
         count(wb.requests),
         count(wb.rate_limited),
+        Json(&wb.by_method) as _,
     )
     .execute(&mut **tx)
     .await?;
@@ -233,8 +283,10 @@ pub async fn get(tx: &mut Tx, id: SyncRunId) -> sqlx::Result<Option<SyncRun>> {
         SyncRun,
         r#"select id as "id: SyncRunId", trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
                   queued_at, started_at, finished_at, duration_ms, products, sizes, warehouses,
-                  stock_rows, stock_changes, history_rows, wb_requests, wb_rate_limited,
-                  stock_source, error_code, error_message, product_limit, product_limit_reached
+                  stock_rows, stock_changes, history_rows, wb_requests,
+                  wb_requests_by_method as "wb_requests_by_method: Json<BTreeMap<String, i64>>",
+                  wb_rate_limited, stock_source, cards_listing, stock_reused_from,
+                  error_code, error_message, product_limit, product_limit_reached
              from sync_runs where id = $1"#,
         id as SyncRunId
     )
@@ -253,8 +305,10 @@ pub async fn page(
         SyncRun,
         r#"select id as "id: SyncRunId", trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
                   queued_at, started_at, finished_at, duration_ms, products, sizes, warehouses,
-                  stock_rows, stock_changes, history_rows, wb_requests, wb_rate_limited,
-                  stock_source, error_code, error_message, product_limit, product_limit_reached
+                  stock_rows, stock_changes, history_rows, wb_requests,
+                  wb_requests_by_method as "wb_requests_by_method: Json<BTreeMap<String, i64>>",
+                  wb_rate_limited, stock_source, cards_listing, stock_reused_from,
+                  error_code, error_message, product_limit, product_limit_reached
              from sync_runs
             where $1::timestamptz is null or (queued_at, id) < ($1, $2)
             order by queued_at desc, id desc limit $3"#,
@@ -272,8 +326,10 @@ pub async fn active(tx: &mut Tx) -> sqlx::Result<Option<SyncRun>> {
         SyncRun,
         r#"select id as "id: SyncRunId", trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
                   queued_at, started_at, finished_at, duration_ms, products, sizes, warehouses,
-                  stock_rows, stock_changes, history_rows, wb_requests, wb_rate_limited,
-                  stock_source, error_code, error_message, product_limit, product_limit_reached
+                  stock_rows, stock_changes, history_rows, wb_requests,
+                  wb_requests_by_method as "wb_requests_by_method: Json<BTreeMap<String, i64>>",
+                  wb_rate_limited, stock_source, cards_listing, stock_reused_from,
+                  error_code, error_message, product_limit, product_limit_reached
              from sync_runs where status in ('queued', 'running') limit 1"#
     )
     .fetch_optional(&mut **tx)
@@ -285,8 +341,10 @@ pub async fn last_with_status(tx: &mut Tx, status: RunStatus) -> sqlx::Result<Op
         SyncRun,
         r#"select id as "id: SyncRunId", trigger as "trigger: Trigger", status as "status: RunStatus", attempts,
                   queued_at, started_at, finished_at, duration_ms, products, sizes, warehouses,
-                  stock_rows, stock_changes, history_rows, wb_requests, wb_rate_limited,
-                  stock_source, error_code, error_message, product_limit, product_limit_reached
+                  stock_rows, stock_changes, history_rows, wb_requests,
+                  wb_requests_by_method as "wb_requests_by_method: Json<BTreeMap<String, i64>>",
+                  wb_rate_limited, stock_source, cards_listing, stock_reused_from,
+                  error_code, error_message, product_limit, product_limit_reached
              from sync_runs where status = $1
             order by finished_at desc nulls last, id desc limit 1"#,
         status as RunStatus,

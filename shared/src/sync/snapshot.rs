@@ -77,12 +77,18 @@ pub struct StockRow {
     pub in_way_from_client: i64,
 }
 
-/// Where the WB-warehouse stock came from: the direct report, or the async report that
-/// base tokens fall back to.
+/// Where a kind of stock came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StockSource {
+    /// WB warehouses: `stocks-report/wb-warehouses`.
     StocksReport,
+    /// WB warehouses: the async `warehouse_remains` report (base tokens).
     WarehouseRemains,
+    /// Seller warehouses: `stocks-report/seller-warehouses`.
+    SellerWarehousesReport,
+    /// Seller warehouses: `/api/v3/stocks/{id}` per warehouse (tokens that may not use the
+    /// report). Live data, not a report.
+    MarketplaceStocks,
 }
 
 impl StockSource {
@@ -90,17 +96,74 @@ impl StockSource {
         match self {
             StockSource::StocksReport => "stocks_report",
             StockSource::WarehouseRemains => "warehouse_remains",
+            StockSource::SellerWarehousesReport => "seller_warehouses_report",
+            StockSource::MarketplaceStocks => "marketplace_stocks",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            StockSource::StocksReport,
+            StockSource::WarehouseRemains,
+            StockSource::SellerWarehousesReport,
+            StockSource::MarketplaceStocks,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+
+    /// A report WB recomputes on its own schedule (every 30 minutes): asking again sooner
+    /// returns the same rows.
+    pub fn is_report(self) -> bool {
+        self != StockSource::MarketplaceStocks
+    }
+}
+
+/// Whether a sync listed every card or only those changed since the last listing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CardsListing {
+    #[default]
+    Full,
+    Incremental,
+}
+
+impl CardsListing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardsListing::Full => "full",
+            CardsListing::Incremental => "incremental",
         }
     }
 }
 
+/// WB's card cursor, kept exactly as WB wrote it: where the next listing of changes starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardsResume {
+    pub updated_at: String,
+    pub nm_id: i64,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
+    /// Every card (a full listing) or the changed ones (incremental), as `listing` says.
     pub products: Vec<ProductRow>,
     pub sizes: Vec<SizeRow>,
+    pub listing: CardsListing,
+    /// Where the next incremental listing starts; `None` when no card was seen.
+    pub resume: Option<CardsResume>,
+    /// Warehouses and stock of the kinds in `fresh` only.
     pub warehouses: Vec<WarehouseRow>,
     pub stocks: Vec<StockRow>,
-    pub source: Option<StockSource>,
-    /// True when the plan's product limit cut the catalog short.
+    /// The kinds of stock read from WB in this sync, with their sources. Other kinds keep
+    /// the stock stored by an earlier sync.
+    pub fresh: Vec<(WarehouseKind, StockSource)>,
+    /// True when a full listing reached the plan's product limit.
     pub truncated: bool,
+}
+
+impl Snapshot {
+    /// The source of the kind's stock if this sync read it.
+    pub fn source(&self, kind: WarehouseKind) -> Option<StockSource> {
+        self.fresh.iter().find(|(k, _)| *k == kind).map(|(_, s)| *s)
+    }
 }

@@ -2,15 +2,23 @@
 //! half of it. Every write compares before it changes, so applying the same snapshot twice
 //! changes nothing and records no history.
 //!
+//! A full card listing replaces the catalog (cards gone from WB go); an incremental one
+//! merges the changed cards into it and removes nothing. Stock is replaced per kind, and only
+//! for the kinds the sync read; the others keep what an earlier sync stored.
+//!
 //! Stock goes through `COPY` into a temporary table and set-based statements, because a
 //! large seller has hundreds of thousands of rows and row-by-row upserts would dominate
 //! the sync's time.
 
-use super::snapshot::{Snapshot, StockRow};
+use super::snapshot::{CardsListing, ProductRow, SizeRow, Snapshot, StockRow};
+use super::state;
 use crate::ids::SyncRunId;
 use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
+use std::collections::HashSet;
 
+/// What the tenant has after a sync (products, sizes, warehouses, stock rows: totals, not
+/// just what this sync touched) and what the sync changed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
     pub products: usize,
@@ -20,31 +28,121 @@ pub struct Applied {
     /// Stock rows inserted, changed or removed.
     pub stock_changes: u64,
     pub history_rows: u64,
+    /// Cards the sync listed (all of them, or the changed ones).
+    pub cards_listed: usize,
+    /// The catalog has more products than the plan tracks; the rest are not synced.
+    pub truncated: bool,
 }
 
+/// `max_products` is the plan's limit, `truncated_before` whether the last full listing
+/// reached it (an incremental listing adds new cards only while there is room).
 pub async fn apply(
     tx: &mut Tx,
     run_id: SyncRunId,
     snapshot: &Snapshot,
+    max_products: Option<usize>,
+    truncated_before: bool,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Applied> {
-    write_products(tx, snapshot, now).await?;
-    write_sizes(tx, snapshot).await?;
-    write_warehouses(tx, snapshot, now).await?;
-    let (stock_changes, history_rows) = write_stocks(tx, run_id, &snapshot.stocks, now).await?;
-    remove_vanished_warehouses(tx, snapshot).await?;
+    let full = snapshot.listing == CardsListing::Full;
+    let truncated = if full {
+        write_products(tx, &snapshot.products, true, now).await?;
+        write_sizes(tx, &snapshot.sizes, None).await?;
+        snapshot.truncated
+    } else {
+        let (products, sizes, skipped) = within_limit(tx, snapshot, max_products).await?;
+        write_products(tx, &products, false, now).await?;
+        let nm_ids: Vec<i64> = products.iter().map(|p| p.nm_id).collect();
+        write_sizes(tx, &sizes, Some(&nm_ids)).await?;
+        truncated_before || skipped
+    };
+    let (mut stock_changes, mut history_rows) = (0, 0);
+    if !snapshot.fresh.is_empty() {
+        let kinds: Vec<&str> = snapshot.fresh.iter().map(|(k, _)| k.as_str()).collect();
+        write_warehouses(tx, snapshot, now).await?;
+        (stock_changes, history_rows) =
+            write_stocks(tx, run_id, &snapshot.stocks, &kinds, truncated, now).await?;
+        remove_vanished_warehouses(tx, snapshot, &kinds).await?;
+    }
+    let limit = max_products.and_then(|m| i64::try_from(m).ok());
+    state::save(tx, run_id, snapshot, limit, truncated, now).await?;
+    let totals = sqlx::query!(
+        r#"select (select count(*) from products) as "products!",
+                  (select count(*) from sizes) as "sizes!",
+                  (select count(*) from warehouses) as "warehouses!",
+                  (select count(*) from stocks) as "stocks!""#
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    let n = |v: i64| usize::try_from(v).unwrap_or(0);
     Ok(Applied {
-        products: snapshot.products.len(),
-        sizes: snapshot.sizes.len(),
-        warehouses: snapshot.warehouses.len(),
-        stock_rows: snapshot.stocks.len(),
+        products: n(totals.products),
+        sizes: n(totals.sizes),
+        warehouses: n(totals.warehouses),
+        stock_rows: n(totals.stocks),
         stock_changes,
         history_rows,
+        cards_listed: snapshot.products.len(),
+        truncated,
     })
 }
 
-async fn write_products(tx: &mut Tx, s: &Snapshot, now: DateTime<Utc>) -> sqlx::Result<()> {
-    let p = &s.products;
+/// The changed cards an incremental listing may write: every card already tracked, and new
+/// ones while the plan has room (in listing order). Returns them, their sizes, and whether
+/// any new card was left out.
+async fn within_limit(
+    tx: &mut Tx,
+    s: &Snapshot,
+    max_products: Option<usize>,
+) -> sqlx::Result<(Vec<ProductRow>, Vec<SizeRow>, bool)> {
+    let Some(max) = max_products else {
+        return Ok((s.products.clone(), s.sizes.clone(), false));
+    };
+    let nm_ids: Vec<i64> = s.products.iter().map(|p| p.nm_id).collect();
+    let known: HashSet<i64> =
+        sqlx::query_scalar!("select nm_id from products where nm_id = any($1)", &nm_ids)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect();
+    let stored = sqlx::query_scalar!(r#"select count(*) as "n!" from products"#)
+        .fetch_one(&mut **tx)
+        .await?;
+    let mut room = max.saturating_sub(usize::try_from(stored).unwrap_or(usize::MAX));
+    let mut skipped = false;
+    let products: Vec<ProductRow> = s
+        .products
+        .iter()
+        .filter(|p| {
+            if known.contains(&p.nm_id) {
+                return true;
+            }
+            if room > 0 {
+                room -= 1;
+                return true;
+            }
+            skipped = true;
+            false
+        })
+        .cloned()
+        .collect();
+    let kept: HashSet<i64> = products.iter().map(|p| p.nm_id).collect();
+    let sizes = s
+        .sizes
+        .iter()
+        .filter(|z| kept.contains(&z.nm_id))
+        .cloned()
+        .collect();
+    Ok((products, sizes, skipped))
+}
+
+/// Upserts `p`; with `replace`, products not in `p` are removed (a full listing).
+async fn write_products(
+    tx: &mut Tx,
+    p: &[ProductRow],
+    replace: bool,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
     let nm_ids: Vec<i64> = p.iter().map(|r| r.nm_id).collect();
     sqlx::query!(
         "insert into products (tenant_id, nm_id, imt_id, vendor_code, brand, title, subject_name,
@@ -79,10 +177,12 @@ async fn write_products(tx: &mut Tx, s: &Snapshot, now: DateTime<Utc>) -> sqlx::
     .execute(&mut **tx)
     .await?;
     // Cards gone from WB go too (their sizes by cascade); their stock rows, if WB still
-    // reports any, stay until WB stops reporting them.
-    sqlx::query!("delete from products where not (nm_id = any($1))", &nm_ids)
-        .execute(&mut **tx)
-        .await?;
+    // reports any, stay until WB stops reporting them. Only a full listing knows what is gone.
+    if replace {
+        sqlx::query!("delete from products where not (nm_id = any($1))", &nm_ids)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 
@@ -90,8 +190,9 @@ async fn write_products(tx: &mut Tx, s: &Snapshot, now: DateTime<Utc>) -> sqlx::
 /// must be rectangular and sizes have different numbers of barcodes.
 const BARCODE_SEPARATOR: char = '\u{1f}';
 
-async fn write_sizes(tx: &mut Tx, s: &Snapshot) -> sqlx::Result<()> {
-    let z = &s.sizes;
+/// Upserts `z`. Sizes not in `z` are removed: all of them after a full listing
+/// (`of_products` is `None`), else only those of the listed products (a card lost a size).
+async fn write_sizes(tx: &mut Tx, z: &[SizeRow], of_products: Option<&[i64]>) -> sqlx::Result<()> {
     let barcodes: Vec<String> = z
         .iter()
         .map(|r| r.barcodes.join(&BARCODE_SEPARATOR.to_string()))
@@ -117,9 +218,22 @@ async fn write_sizes(tx: &mut Tx, s: &Snapshot) -> sqlx::Result<()> {
     )
     .execute(&mut **tx)
     .await?;
-    sqlx::query!("delete from sizes where not (chrt_id = any($1))", &chrt_ids)
-        .execute(&mut **tx)
-        .await?;
+    match of_products {
+        None => {
+            sqlx::query!("delete from sizes where not (chrt_id = any($1))", &chrt_ids)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Some(nm_ids) => {
+            sqlx::query!(
+                "delete from sizes where nm_id = any($1) and not (chrt_id = any($2))",
+                nm_ids,
+                &chrt_ids
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
     Ok(())
 }
 
@@ -143,21 +257,26 @@ async fn write_warehouses(tx: &mut Tx, s: &Snapshot, now: DateTime<Utc>) -> sqlx
     Ok(())
 }
 
-async fn remove_vanished_warehouses(tx: &mut Tx, s: &Snapshot) -> sqlx::Result<()> {
+/// Warehouses of the `kinds` read that no longer appear.
+async fn remove_vanished_warehouses(tx: &mut Tx, s: &Snapshot, kinds: &[&str]) -> sqlx::Result<()> {
     let w = &s.warehouses;
     sqlx::query!(
         "delete from warehouses w
-          where not exists (select 1 from unnest($1::text[], $2::bigint[]) as u(kind, id)
+          where w.kind = any($3)
+            and not exists (select 1 from unnest($1::text[], $2::bigint[]) as u(kind, id)
                              where u.kind = w.kind and u.id = w.warehouse_id)",
         &w.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>() as &[&str],
         &w.iter().map(|r| r.warehouse_id).collect::<Vec<_>>(),
+        kinds as &[&str],
     )
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-/// Returns (stock rows inserted/changed/removed, history rows written).
+/// Replaces the stock of `kinds` with `rows`; with `tracked_only`, rows of products the
+/// catalog does not hold (past the plan's limit) are left out. Returns (stock rows
+/// inserted/changed/removed, history rows written).
 ///
 /// These statements stay unchecked (`sqlx::query`, literal text, bound values): they read
 /// the transaction's temporary tables, which do not exist in the database the macros check
@@ -166,6 +285,8 @@ async fn write_stocks(
     tx: &mut Tx,
     run_id: SyncRunId,
     rows: &[StockRow],
+    kinds: &[&str],
+    tracked_only: bool,
     now: DateTime<Utc>,
 ) -> sqlx::Result<(u64, u64)> {
     sqlx::query(
@@ -180,6 +301,14 @@ async fn write_stocks(
     let mut copy = tx.copy_in_raw("copy incoming_stocks from stdin").await?;
     copy.send(encode_copy(rows)).await?;
     copy.finish().await?;
+    if tracked_only {
+        sqlx::query(
+            "delete from incoming_stocks i
+              where not exists (select 1 from products p where p.nm_id = i.nm_id)",
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
     // A temp table has no statistics; without them the planner guesses nested loops.
     sqlx::query("analyze incoming_stocks")
         .execute(&mut **tx)
@@ -213,15 +342,29 @@ async fn write_stocks(
     .execute(&mut **tx)
     .await?
     .rows_affected();
+    // The stored rows of the kinds read that WB no longer reports. EXCEPT hashes or sorts
+    // whatever the estimates: an anti-join with the kind filter is planned as a nested loop
+    // over the not yet analyzed `stocks` of a first sync, which takes minutes.
+    sqlx::query(
+        "create temp table gone_stocks on commit drop as
+         select kind, warehouse_id, chrt_id from stocks where kind = any($1)
+         except
+         select kind, warehouse_id, chrt_id from incoming_stocks",
+    )
+    .bind(kinds)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("analyze gone_stocks")
+        .execute(&mut **tx)
+        .await?;
     let dropped_to_zero = sqlx::query(
         "insert into stock_history (tenant_id, kind, warehouse_id, chrt_id, nm_id, quantity,
                                     previous, recorded_at, sync_run_id)
          select s.tenant_id, s.kind, s.warehouse_id, s.chrt_id, s.nm_id, 0, s.quantity, $1, $2
-           from stocks s
-          where s.quantity <> 0
-            and not exists (select 1 from incoming_stocks i
-                             where i.kind = s.kind and i.warehouse_id = s.warehouse_id
-                               and i.chrt_id = s.chrt_id)",
+           from gone_stocks g
+           join stocks s on s.kind = g.kind and s.warehouse_id = g.warehouse_id
+                        and s.chrt_id = g.chrt_id
+          where s.quantity <> 0",
     )
     .bind(now)
     .bind(run_id)
@@ -244,10 +387,8 @@ async fn write_stocks(
     .await?
     .rows_affected();
     let removed = sqlx::query(
-        "delete from stocks s
-          where not exists (select 1 from incoming_stocks i
-                             where i.kind = s.kind and i.warehouse_id = s.warehouse_id
-                               and i.chrt_id = s.chrt_id)",
+        "delete from stocks s using gone_stocks g
+          where s.kind = g.kind and s.warehouse_id = g.warehouse_id and s.chrt_id = g.chrt_id",
     )
     .execute(&mut **tx)
     .await?

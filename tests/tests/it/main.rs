@@ -27,6 +27,7 @@ mod role_cache;
 mod scheduler;
 mod secrets;
 mod sync_e2e;
+mod sync_economy;
 mod sync_failures;
 mod team;
 mod team_removal;

@@ -79,6 +79,7 @@ async fn remount(scene: &Scene, cards: ResponseTemplate, stocks: ResponseTemplat
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
         .mount(&scene.wb)
         .await;
+    wb_fake::mount_no_seller_stock(&scene.wb).await;
 }
 
 fn ok(body: Value) -> ResponseTemplate {

@@ -311,7 +311,8 @@ async fn all_cards_follows_the_cursor_until_a_short_page() {
     assert_eq!(bodies.len(), 3);
     assert_eq!(
         bodies[0],
-        json!({"settings": {"cursor": {"limit": 2}, "filter": {"withPhoto": -1}}})
+        json!({"settings": {"sort": {"ascending": false}, "cursor": {"limit": 2},
+                            "filter": {"withPhoto": -1}}})
     );
     assert_eq!(
         bodies[1]["settings"]["cursor"],
@@ -350,6 +351,96 @@ async fn all_cards_stops_at_max_and_cards_page_sends_a_given_cursor() {
         last["settings"]["cursor"],
         json!({"limit": 100, "updatedAt": "2023-12-06T11:17:00.96577Z", "nmID": 7}),
         "the limit is clamped to 100 and the timestamp sent back untouched"
+    );
+}
+
+#[tokio::test]
+async fn changed_cards_continue_ascending_from_a_saved_cursor() {
+    let server = MockServer::start().await;
+    for (ids, total) in [(&[3, 4][..], 2), (&[][..], 0)] {
+        let cursor_nm = ids.last().copied().unwrap_or(4);
+        Mock::given(path("/content/v2/get/cards/list"))
+            .respond_with(page(ids, cursor_nm, total))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+    }
+    let wb = session(&server);
+    let since = CardsCursor {
+        updated_at: "2026-08-02T10:00:00.123456Z".into(),
+        nm_id: 2,
+        total: 0,
+    };
+    let listing = wb.cards_changed_since(&since, 2).await.unwrap();
+    let ids: Vec<i64> = listing.cards.iter().map(|c| c.nm_id).collect();
+    assert_eq!(ids, [3, 4]);
+    let resume = listing.resume.unwrap();
+    assert_eq!(
+        (resume.updated_at.as_str(), resume.nm_id),
+        ("2026-08-04T10:00:00.123456Z", 4)
+    );
+    let bodies: Vec<Value> = seen(&server)
+        .await
+        .iter()
+        .map(|r| r.body_json().unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(
+        bodies[0]["settings"],
+        json!({"sort": {"ascending": true},
+               "cursor": {"limit": 2, "updatedAt": "2026-08-02T10:00:00.123456Z", "nmID": 2},
+               "filter": {"withPhoto": -1}}),
+        "WB's documented way to get only changed cards"
+    );
+
+    // Nothing changed: one request, and the saved cursor stays.
+    server.reset().await;
+    Mock::given(path("/content/v2/get/cards/list"))
+        .respond_with(page(&[], 2, 0))
+        .mount(&server)
+        .await;
+    let listing = wb.cards_changed_since(&since, 100).await.unwrap();
+    assert!(listing.cards.is_empty());
+    assert_eq!(listing.resume.unwrap().nm_id, 2);
+    assert_eq!(seen(&server).await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_seller_warehouse_report_is_one_request_and_204_is_no_stock() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/analytics/v1/stocks-report/seller-warehouses"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"data": {"items": [
+                {"nmId": 1, "chrtId": 10, "warehouseId": 7, "warehouseName": "Мой склад",
+                 "regionName": "Центральный", "quantity": 5}
+            ]}})),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/analytics/v1/stocks-report/seller-warehouses"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    let wb = session(&server);
+    let rows = wb.all_seller_warehouse_stocks(250_000).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].warehouse_id, rows[0].quantity), (7, 5));
+    let body: Value = seen(&server).await[0].body_json().unwrap();
+    assert_eq!(body, json!({"limit": 250_000, "offset": 0}));
+    assert!(
+        wb.all_seller_warehouse_stocks(250_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        wb.requests_by_method()
+            .get("stocks_report_seller_warehouses")
+            .copied(),
+        Some(2)
     );
 }
 

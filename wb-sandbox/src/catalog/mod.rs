@@ -173,7 +173,8 @@ pub struct Catalog {
     pub products: Vec<Product>,
     pub seller_warehouses: Vec<SellerWarehouse>,
     pub wb_warehouses: &'static [WbWarehouse],
-    /// Product indexes sorted by (updatedAt, nmID): the content API's paging order.
+    /// Product indexes sorted by (updatedAt, nmID): the content API's paging order. Cards
+    /// in the trash are left out.
     pub(crate) by_updated: Vec<u32>,
     chrt_index: HashMap<i64, (u32, u32)>,
     nm_index: HashMap<i64, u32>,
@@ -192,12 +193,8 @@ impl Catalog {
                 chrt_index.insert(size.chrt_id, (p as u32, s as u32));
             }
         }
-        let mut by_updated: Vec<u32> = (0..products.len() as u32).collect();
-        by_updated.sort_by_key(|&i| {
-            let p = &products[i as usize];
-            (p.updated_at, p.nm_id)
-        });
-        Self {
+        let by_updated: Vec<u32> = (0..products.len() as u32).collect();
+        let mut catalog = Self {
             seller_id,
             dims: Dims::of(cfg),
             products,
@@ -206,7 +203,51 @@ impl Catalog {
             by_updated,
             chrt_index,
             nm_index,
+        };
+        catalog.sort_listing();
+        catalog
+    }
+
+    /// A copy in which the `n` cards updated longest ago are edited at `at` (or just after
+    /// the newest card, if that is later): their titles are marked and their `updatedAt`
+    /// moves to that time, a microsecond apart. Returns the copy and the cards' nmIDs.
+    pub fn with_touched(&self, n: usize, at: DateTime<Utc>) -> (Catalog, Vec<i64>) {
+        let mut edited = self.clone();
+        let newest = self
+            .by_updated
+            .last()
+            .map(|&i| self.products[i as usize].updated_at);
+        let start = newest.map_or(at, |t| at.max(t + chrono::Duration::milliseconds(1)));
+        let mut nm_ids = Vec::with_capacity(n);
+        for (k, &i) in self.by_updated.iter().take(n).enumerate() {
+            let p = &mut edited.products[i as usize];
+            p.updated_at = start + chrono::Duration::microseconds(k as i64);
+            p.title = format!("{} (изменено)", p.title);
+            nm_ids.push(p.nm_id);
         }
+        edited.sort_listing();
+        (edited, nm_ids)
+    }
+
+    /// A copy without the `n` cards updated longest ago in `cards/list` (moved to the trash,
+    /// which the list does not show). Their stock stays, as WB keeps reporting it.
+    pub fn with_trashed(&self, n: usize) -> (Catalog, Vec<i64>) {
+        let mut edited = self.clone();
+        let gone: Vec<u32> = self.by_updated.iter().take(n).copied().collect();
+        edited.by_updated.retain(|i| !gone.contains(i));
+        let nm_ids = gone
+            .iter()
+            .map(|&i| self.products[i as usize].nm_id)
+            .collect();
+        (edited, nm_ids)
+    }
+
+    fn sort_listing(&mut self) {
+        let products = &self.products;
+        self.by_updated.sort_by_key(|&i| {
+            let p = &products[i as usize];
+            (p.updated_at, p.nm_id)
+        });
     }
 
     /// (product index, size index) of a chrtID of this seller.

@@ -1,4 +1,8 @@
-//! `POST /api/analytics/v1/stocks-report/wb-warehouses`: offset paging over stock rows.
+//! The stocks reports, offset-paged:
+//! - `POST /api/analytics/v1/stocks-report/wb-warehouses`: stock on WB's warehouses;
+//! - `POST /api/analytics/v1/stocks-report/seller-warehouses` (WB, 2026-08-24): stock on the
+//!   seller's own warehouses, one row per (warehouse, product, size); 204 when there is no
+//!   data.
 
 use std::collections::HashSet;
 
@@ -7,10 +11,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::stock_json::inventory_response;
-use super::{Caller, json_bytes};
+use super::{Caller, json_bytes, json_ok};
 use crate::errors;
 use crate::state::AppState;
 
@@ -33,26 +37,33 @@ fn bad_request(detail: String) -> Response {
     errors::analytics(StatusCode::BAD_REQUEST, "Invalid request body", &detail)
 }
 
+/// The body of either report and its page size, or the detail of WB's 400.
+fn parse(body: &[u8]) -> Result<(InventoryRequest, u32), String> {
+    let req: InventoryRequest =
+        serde_json::from_slice(body).map_err(|e| format!("code=400, message=invalid: {e}"))?;
+    let limit = req.limit.unwrap_or(MAX_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(format!(
+            "code=400, message=invalid: limit must be between 1 and {MAX_LIMIT}"
+        ));
+    }
+    if req.nm_ids.len() > MAX_NM_IDS {
+        return Err(format!(
+            "code=400, message=invalid: nmIds must contain at most {MAX_NM_IDS} items"
+        ));
+    }
+    Ok((req, limit))
+}
+
 pub async fn wb_warehouses(
     State(app): State<AppState>,
     Extension(Caller(token)): Extension<Caller>,
     body: Bytes,
 ) -> Response {
-    let req: InventoryRequest = match serde_json::from_slice(&body) {
+    let (req, limit) = match parse(&body) {
         Ok(r) => r,
-        Err(e) => return bad_request(format!("code=400, message=invalid: {e}")),
+        Err(detail) => return bad_request(detail),
     };
-    let limit = req.limit.unwrap_or(MAX_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return bad_request(format!(
-            "code=400, message=invalid: limit must be between 1 and {MAX_LIMIT}"
-        ));
-    }
-    if req.nm_ids.len() > MAX_NM_IDS {
-        return bad_request(format!(
-            "code=400, message=invalid: nmIds must contain at most {MAX_NM_IDS} items"
-        ));
-    }
     let offset = req.offset as usize;
     let limit = limit as usize;
 
@@ -104,4 +115,82 @@ pub async fn wb_warehouses(
     tokio::task::spawn_blocking(move || json_bytes(inventory_response(&items)))
         .await
         .unwrap_or_else(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response())
+}
+
+/// One row of `stocks-report/seller-warehouses`, as WB's release note lists its fields.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SellerStockRow<'a> {
+    nm_id: i64,
+    chrt_id: i64,
+    warehouse_id: i64,
+    warehouse_name: &'a str,
+    region_name: &'a str,
+    quantity: u32,
+}
+
+#[derive(Serialize)]
+struct SellerItems<'a> {
+    items: Vec<SellerStockRow<'a>>,
+}
+
+#[derive(Serialize)]
+struct SellerReport<'a> {
+    data: SellerItems<'a>,
+}
+
+/// Rows in (warehouse, product, size) order; `nmIds` (and with them `chrtIds`) narrow it.
+pub async fn seller_warehouses(
+    State(app): State<AppState>,
+    Extension(Caller(token)): Extension<Caller>,
+    body: Bytes,
+) -> Response {
+    let (req, limit) = match parse(&body) {
+        Ok(r) => r,
+        Err(detail) => return bad_request(detail),
+    };
+    let nm_filter: HashSet<i64> = req.nm_ids.iter().copied().collect();
+    let chrt_filter: HashSet<i64> = req.chrt_ids.iter().copied().collect();
+    app.with_sim(token.seller_id, |cat, sim| {
+        let dims = cat.dims;
+        let mut items = Vec::new();
+        let mut skipped = 0usize;
+        'outer: for (h, w) in cat.seller_warehouses.iter().enumerate() {
+            for (p, product) in cat.products.iter().enumerate() {
+                if !nm_filter.is_empty() && !nm_filter.contains(&product.nm_id) {
+                    continue;
+                }
+                let narrowed = product
+                    .sizes
+                    .iter()
+                    .any(|s| chrt_filter.contains(&s.chrt_id));
+                for (s, size) in product.sizes.iter().enumerate() {
+                    if narrowed && !chrt_filter.contains(&size.chrt_id) {
+                        continue;
+                    }
+                    if skipped < req.offset as usize {
+                        skipped += 1;
+                        continue;
+                    }
+                    if items.len() >= limit as usize {
+                        break 'outer;
+                    }
+                    items.push(SellerStockRow {
+                        nm_id: product.nm_id,
+                        chrt_id: size.chrt_id,
+                        warehouse_id: w.id,
+                        warehouse_name: &w.name,
+                        region_name: "",
+                        quantity: sim.quantity(dims.seller_cell(h as u32, p as u32, s as u32)),
+                    });
+                }
+            }
+        }
+        if items.is_empty() {
+            return StatusCode::NO_CONTENT.into_response();
+        }
+        json_ok(&SellerReport {
+            data: SellerItems { items },
+        })
+    })
 }

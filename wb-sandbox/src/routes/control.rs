@@ -24,6 +24,8 @@ pub fn routes() -> Router<AppState> {
         .route("/__sandbox/state", get(state))
         .route("/__sandbox/tokens", post(tokens))
         .route("/__sandbox/reset-limits", post(reset_limits))
+        .route("/__sandbox/cards", post(edit_cards))
+        .route("/__sandbox/requests", get(requests).delete(reset_requests))
 }
 
 fn bad(msg: String) -> Response {
@@ -174,4 +176,66 @@ async fn tokens(Query(query): Query<HashMap<String, String>>, body: Bytes) -> Re
 async fn reset_limits(State(app): State<AppState>) -> Response {
     app.limiter().reset();
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// `POST /__sandbox/cards {"seller_id": 1, "touch": 100, "trash": 2}`: the seller edits the
+/// `touch` cards updated longest ago (new `updatedAt`, marked title), then moves the `trash`
+/// cards updated longest ago to the trash (gone from `cards/list`, stock still reported).
+/// Answers `{"touched": [nmID...], "trashed": [nmID...]}`.
+async fn edit_cards(
+    State(app): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let parsed = (|| {
+        let map = merged(query, &body)?;
+        let count = |key| {
+            int(&map, key)?
+                .map(usize::try_from)
+                .transpose()
+                .map_err(|_| format!("{key} must be >= 0"))
+        };
+        Ok::<_, String>((seller_id(&map)?, count("touch")?, count("trash")?))
+    })();
+    let (seller, touch, trash) = match parsed {
+        Ok(p) => p,
+        Err(msg) => return bad(msg),
+    };
+    let touched = touch.map_or_else(Vec::new, |n| {
+        app.edit_catalog(seller, |c| c.with_touched(n, Utc::now()))
+    });
+    let trashed = trash.map_or_else(Vec::new, |n| {
+        app.edit_catalog(seller, |c| c.with_trashed(n))
+    });
+    json_ok(&json!({"touched": touched, "trashed": trashed}))
+}
+
+/// `GET /__sandbox/requests?seller_id=1`: the seller's requests (with a token of theirs,
+/// whatever the answer) by endpoint path template, since the start or the last
+/// `DELETE /__sandbox/requests?seller_id=1`.
+async fn requests(
+    State(app): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    match merged(query, &Bytes::new()).and_then(|m| seller_id(&m)) {
+        Ok(seller) => {
+            let by_endpoint = app.requests(seller);
+            let total: u64 = by_endpoint.values().sum();
+            json_ok(&json!({"seller_id": seller, "total": total, "by_endpoint": by_endpoint}))
+        }
+        Err(msg) => bad(msg),
+    }
+}
+
+async fn reset_requests(
+    State(app): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    match merged(query, &Bytes::new()).and_then(|m| seller_id(&m)) {
+        Ok(seller) => {
+            app.reset_requests(seller);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(msg) => bad(msg),
+    }
 }

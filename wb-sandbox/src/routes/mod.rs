@@ -111,6 +111,16 @@ pub mod policies {
             Limit::new(60, 3, 1),
         )
     };
+    /// Added by WB on 2026-08-24 (after the spec snapshot): personal and service tokens,
+    /// 3 a minute, burst 1.
+    pub static SELLER_STOCKS_REPORT: Policy = Policy {
+        base_forbidden: true,
+        ..Policy::same(
+            "/api/analytics/v1/stocks-report/seller-warehouses",
+            Category::Analytics,
+            Limit::new(60, 3, 1),
+        )
+    };
     pub static REMAINS_CREATE: Policy = Policy::reports(
         "/api/v1/warehouse_remains",
         Category::Analytics,
@@ -163,6 +173,10 @@ pub fn build(state: AppState) -> Router {
         .route(
             "/api/analytics/v1/stocks-report/wb-warehouses",
             guarded(post(analytics::wb_warehouses), &STOCKS_REPORT),
+        )
+        .route(
+            "/api/analytics/v1/stocks-report/seller-warehouses",
+            guarded(post(analytics::seller_warehouses), &SELLER_STOCKS_REPORT),
         )
         .route(
             "/api/v1/warehouse_remains",
@@ -249,6 +263,8 @@ async fn guard(
             return resp;
         }
     };
+    // What WB would bill: every request with a seller's token, refused or not.
+    app.count_request(token.seller_id, policy.endpoint);
     let service = host_service(req.headers());
     let needed = policy
         .category
