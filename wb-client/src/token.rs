@@ -135,9 +135,17 @@ pub struct TokenFacts {
     pub read_only: bool,
     pub test: bool,
     pub expires_at: DateTime<Utc>,
+    /// The `for` claim: `self` on personal tokens, `asid:<service id>` on service tokens
+    /// (the service the seller created it for), absent on base and test tokens.
+    pub issued_for: Option<String>,
 }
 
 impl TokenFacts {
+    /// The service a service token was created for: its `for` claim without `asid:`.
+    pub fn service_id(&self) -> Option<&str> {
+        self.issued_for.as_deref()?.strip_prefix("asid:")
+    }
+
     /// The required categories this token lacks, in [`Category::REQUIRED`] order.
     pub fn missing_categories(&self) -> Vec<Category> {
         Category::REQUIRED
@@ -179,6 +187,8 @@ struct Claims {
     #[serde(default)]
     t: Option<bool>,
     s: u64,
+    #[serde(rename = "for", default)]
+    issued_for: Option<String>,
 }
 
 /// `sid` is a UUID string in every token we have seen; a number is accepted too so an older
@@ -222,6 +232,7 @@ pub fn decode(raw: &str) -> Result<TokenFacts, TokenError> {
         // WB sets `t` on test tokens; `acc = 2` says the same, so either one is enough.
         test: claims.t.unwrap_or(false) || token_type == TokenType::Test,
         expires_at,
+        issued_for: claims.issued_for.filter(|f| !f.trim().is_empty()),
     })
 }
 
@@ -276,6 +287,8 @@ mod tests {
         assert!(!facts.is_expired(Utc::now()));
         assert_eq!(facts.expires_at.timestamp(), exp.timestamp());
         assert_eq!(facts.categories, Category::REQUIRED.to_vec());
+        assert_eq!(facts.issued_for.as_deref(), Some("self"));
+        assert_eq!(facts.service_id(), None);
     }
 
     #[test]
@@ -316,6 +329,7 @@ mod tests {
         }));
         let facts = decode(&raw).unwrap();
         assert_eq!(facts.token_type, TokenType::Service);
+        assert_eq!(facts.service_id(), Some("1"));
         assert!(facts.is_expired(Utc::now()));
         assert!(!facts.is_expired(Utc::now() - Duration::minutes(1)));
     }

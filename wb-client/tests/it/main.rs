@@ -10,5 +10,7 @@
     clippy::cast_possible_wrap
 )]
 
+mod spec_limits;
 mod wb_budget;
 mod wb_client;
+mod wb_service_auth;
