@@ -243,6 +243,7 @@ pub fn worker_env(database_url: String, redis_prefix: &str, wb_url: &str) -> Var
         .set("WB_BASE_URL", wb_url)
         .set("WB_SANDBOX", "true")
         .set("WB_RATE_LIMIT_SCALE", "0")
+        .set("WB_CLIENT_SECRETS", crate::http::TEST_WB_CLIENT_SECRET)
 }
 
 /// Starts the worker binary `exe` with `env` and waits until it is ready.

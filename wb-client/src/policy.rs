@@ -184,9 +184,13 @@ pub struct Capability {
 /// What this token can sync, by WB's category bits (`s`) and its type's rights on each
 /// operation (`x-token-types`, see [`Method::token_types`]); `with_secret` is whether our
 /// requests carry the service secret, which moves base tokens to the service row.
-pub fn capabilities(facts: &TokenFacts, with_secret: bool) -> Vec<Capability> {
-    let row = LimitRow::of(facts.token_type, with_secret);
-    let has = |c: Category| facts.categories.contains(&c);
+pub fn capabilities(
+    token_type: TokenType,
+    categories: &[Category],
+    with_secret: bool,
+) -> Vec<Capability> {
+    let row = LimitRow::of(token_type, with_secret);
+    let has = |c: Category| categories.contains(&c);
     let entry = |data, category: Category, methods: &[Method]| {
         if !has(category) {
             return Capability {
@@ -319,7 +323,7 @@ mod tests {
     #[test]
     fn capabilities_follow_type_secret_and_categories() {
         let via = |f: &TokenFacts, secret: bool, data: &str| {
-            capabilities(f, secret)
+            capabilities(f.token_type, &f.categories, secret)
                 .into_iter()
                 .find(|c| c.data == data)
                 .unwrap()

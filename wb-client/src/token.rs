@@ -31,6 +31,13 @@ impl TokenType {
         })
     }
 
+    /// The type named as [`TokenType::name`] spells it (as stored with a credential).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Base, Self::Test, Self::Personal, Self::Service]
+            .into_iter()
+            .find(|t| t.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Base => "base",
@@ -104,6 +111,11 @@ impl Category {
             Self::Finance => 13,
             Self::Users => 16,
         }
+    }
+
+    /// The category named as [`Category::name`] spells it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
     }
 
     pub fn name(self) -> &'static str {

@@ -31,3 +31,4 @@ mod team;
 mod team_removal;
 mod tenancy;
 mod tenancy_sync;
+mod token_policy;
