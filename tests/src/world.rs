@@ -57,6 +57,16 @@ impl Worker {
         }
     }
 
+    /// What this worker's `/metrics` shows now.
+    pub async fn metrics_text(&self) -> String {
+        reqwest::get(&self.metrics_url)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());

@@ -32,3 +32,4 @@ mod team_removal;
 mod tenancy;
 mod tenancy_sync;
 mod token_policy;
+mod wb_service_unpaid;
