@@ -31,6 +31,9 @@ if [ -z "${WB_BASE_URL:-}" ]; then
   export WB_SANDBOX_RATE_SCALE="${WB_SANDBOX_RATE_SCALE:-10}"
   export WB_RATE_LIMIT_SCALE="${WB_RATE_LIMIT_SCALE:-$WB_SANDBOX_RATE_SCALE}"
   export WB_SANDBOX_DRAIN_SECS="${WB_SANDBOX_DRAIN_SECS:-60}"
+  # The sandbox is our catalog entry; a local run also takes personal tokens.
+  export WB_SERVICE_ID="${WB_SERVICE_ID:-7c0e7a52-5a3f-4d6b-9f1e-5b70c7d5a001}"
+  export WB_ACCEPTED_TOKEN_TYPES="${WB_ACCEPTED_TOKEN_TYPES:-base,service,personal}"
 fi
 
 say "building (first build takes a few minutes)"

@@ -38,6 +38,20 @@ pub enum Command {
     /// The sync queue by state, runs running, failed or dead-lettered, and retrying a
     /// dead-lettered run (connects as DATABASE_OWNER_URL)
     Jobs(JobsArgs),
+    /// Our account with WB as a catalog service: whether syncing is paused because WB
+    /// answered 402 (the service balance is empty), and resuming it once topped up
+    /// (connects as DATABASE_OWNER_URL)
+    #[command(subcommand)]
+    WbBilling(WbBillingCommand),
+}
+
+/// `wb-billing status` or `wb-billing resume`.
+#[derive(Debug, Subcommand, PartialEq, Eq)]
+pub enum WbBillingCommand {
+    /// Whether syncing is paused, since when, and the last 402 seen
+    Status,
+    /// Lift the pause after topping up the balance: syncs are queued again at the next tick
+    Resume,
 }
 
 /// `jobs depth`, `jobs retry RUN_ID`, or `jobs running|failed|dead`.
@@ -107,6 +121,15 @@ mod tests {
     #[test]
     fn admin_commands_parse() {
         assert_eq!(parse(&["migrate"]).unwrap(), Command::Migrate);
+        assert_eq!(
+            parse(&["wb-billing", "resume"]).unwrap(),
+            Command::WbBilling(WbBillingCommand::Resume)
+        );
+        assert_eq!(
+            parse(&["wb-billing", "status"]).unwrap(),
+            Command::WbBilling(WbBillingCommand::Status)
+        );
+        assert!(parse(&["wb-billing"]).is_err());
         assert_eq!(
             parse(&["rotate-credentials-key"]).unwrap(),
             Command::RotateCredentialsKey

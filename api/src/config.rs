@@ -7,7 +7,7 @@ use stock_tracker_shared::Secret;
 use stock_tracker_shared::billing::BillingConfig;
 use stock_tracker_shared::config::{CommonConfig, ConfigError, CredentialKeys, Env};
 use stock_tracker_shared::tenancy::pool::SessionLimits;
-use stock_tracker_wb::WbConfig;
+use stock_tracker_wb::{TokenPolicy, WbConfig};
 
 #[derive(Clone, Debug)]
 pub struct ApiConfig {
@@ -15,6 +15,8 @@ pub struct ApiConfig {
     /// Seals the WB tokens sellers connect.
     pub credentials_keys: CredentialKeys,
     pub wb: WbConfig,
+    /// Which WB token types sellers may connect (`WB_ACCEPTED_TOKEN_TYPES`, `WB_SERVICE_ID`).
+    pub token_policy: TokenPolicy,
     /// How long a cached read lives (sync completion drops it sooner).
     pub cache_ttl: Duration,
     /// Cached answers one tenant may have per sync (distinct questions beyond it are served
@@ -171,6 +173,7 @@ impl ApiConfig {
             },
             operator_token: operator_token(env)?,
             wb: WbConfig::from_env(env)?,
+            token_policy: TokenPolicy::from_env(env)?,
             cache_ttl: seconds(env, "CACHE_TTL_SECS", 300)?,
             cache_max_entries: env.parse_or(
                 "CACHE_MAX_ENTRIES_PER_TENANT",

@@ -334,6 +334,15 @@ impl From<WbError> for ApiError {
                 "token",
                 "Wildberries rejected this token.",
             ),
+            WbError::ServiceUnpaid | WbError::SecretRejected => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                e.code(),
+                format!(
+                    "Wildberries could not confirm the token: {} Try again later.",
+                    e.human()
+                ),
+            )
+            .with_retry_after(300),
             other => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "wb_unavailable",

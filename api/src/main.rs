@@ -4,7 +4,7 @@
 mod cli;
 
 use clap::Parser;
-use cli::{Cli, Command, JobsArgs, JobsCommand};
+use cli::{Cli, Command, JobsArgs, JobsCommand, WbBillingCommand};
 use std::process::ExitCode;
 use stock_tracker_api::app;
 use stock_tracker_api::config::ApiConfig;
@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Command::Migrate => service::block_on(run_migrations()),
         Command::RotateCredentialsKey => service::block_on(rotate_credentials_key()),
         Command::Jobs(args) => service::block_on(jobs(args)),
+        Command::WbBilling(command) => service::block_on(wb_billing(command)),
     }
 }
 
@@ -194,6 +195,46 @@ async fn jobs(args: JobsArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("jobs: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `wb-billing status|resume`: the pause WB's 402 puts on every sync (see `sync::pause`).
+async fn wb_billing(command: WbBillingCommand) -> ExitCode {
+    use stock_tracker_shared::sync::pause;
+    let owner_url = config::exit_on_error(Env::from_process().required("DATABASE_OWNER_URL"));
+    let result = async {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&owner_url).await?;
+        let shown = match command {
+            WbBillingCommand::Status => pause::current(&mut conn).await?,
+            WbBillingCommand::Resume => pause::resume(&mut conn).await?,
+        };
+        conn.close().await?;
+        match (command, shown) {
+            (_, None) => println!("syncing is not paused"),
+            (WbBillingCommand::Status, Some(p)) => println!(
+                "syncing is PAUSED for every tenant: {} since {}, last 402 at {}; top up the \
+                 balance on WB's developer portal, then run `stock-tracker-api wb-billing resume`",
+                p.reason,
+                p.paused_at.to_rfc3339(),
+                p.last_seen_at.to_rfc3339()
+            ),
+            (WbBillingCommand::Resume, Some(p)) => println!(
+                "resumed: syncing was paused ({}) since {}; the scheduler queues due syncs at \
+                 its next tick",
+                p.reason,
+                p.paused_at.to_rfc3339()
+            ),
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wb-billing: {e:#}");
             ExitCode::FAILURE
         }
     }

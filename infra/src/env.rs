@@ -64,6 +64,17 @@ impl Env {
         self.required(name).map(Secret::new)
     }
 
+    /// A comma-separated list of secrets (rotation: current first), blanks skipped.
+    pub fn secret_list(&self, name: &str) -> Vec<Secret<String>> {
+        self.optional(name)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| Secret::new(s.to_string()))
+            .collect()
+    }
+
     pub fn parse_or<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
     where
         T: FromStr,

@@ -108,7 +108,17 @@ pub async fn tick(
     metrics.duration.observe(started.elapsed().as_secs_f64());
     match result {
         Ok(due) => {
-            metrics.tick(if due.skipped { "skipped" } else { "ok" });
+            metrics.wb_syncs_paused.set(i64::from(due.paused));
+            if due.paused {
+                tracing::error!(%now, "syncing is paused: Wildberries answered 402 (our service balance is empty); top it up, then `stock-tracker-api wb-billing resume`");
+            }
+            metrics.tick(if due.paused {
+                "paused"
+            } else if due.skipped {
+                "skipped"
+            } else {
+                "ok"
+            });
             metrics.queued.inc_by(due.queued as u64);
             outcome.syncs = due.queued;
             outcome.skipped = due.skipped;

@@ -94,6 +94,8 @@ pub struct TickMetrics {
     pub tenants_active: Gauge,
     /// Maintenance jobs (reconciliation, retention, token warnings) this replica queued.
     pub maintenance_queued: Counter,
+    /// 1 while syncing is paused for every tenant because WB answered 402.
+    pub wb_syncs_paused: Gauge,
 }
 
 impl TickMetrics {
@@ -105,7 +107,13 @@ impl TickMetrics {
             duration: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
             tenants_active: Gauge::default(),
             maintenance_queued: Counter::default(),
+            wb_syncs_paused: Gauge::default(),
         };
+        registry.register(
+            "wb_syncs_paused",
+            "1 while syncing is paused for every tenant because Wildberries answered 402 (our service balance is empty); an operator resumes it",
+            m.wb_syncs_paused.clone(),
+        );
         registry.register(
             "tenants_active",
             "Tenants whose syncs run on schedule: an active WB token and a subscription that allows syncing",
@@ -118,7 +126,7 @@ impl TickMetrics {
         );
         registry.register(
             "scheduler_ticks",
-            "Scheduler ticks by result (ok, skipped: another replica ticked, error)",
+            "Scheduler ticks by result (ok, skipped: another replica ticked, paused: WB wants payment, error)",
             m.ticks.clone(),
         );
         registry.register(

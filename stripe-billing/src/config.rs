@@ -91,14 +91,7 @@ impl StripeConfig {
         }
         // Only the api verifies webhooks (`require_webhook_secrets`); the worker reconciles
         // without them, so it is not given them.
-        let webhook_secrets: Vec<Secret<String>> = env
-            .optional("STRIPE_WEBHOOK_SECRETS")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| Secret::new(s.to_string()))
-            .collect();
+        let webhook_secrets: Vec<Secret<String>> = env.secret_list("STRIPE_WEBHOOK_SECRETS");
         let mut prices = BTreeMap::new();
         for (plan, var) in PRICE_VARS {
             let price = env.required(var)?;

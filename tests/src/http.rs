@@ -10,6 +10,8 @@ use stock_tracker_shared::config::Env;
 pub const TEST_JWT_SECRET: &str = "test-jwt-secret-that-is-long-enough-0123456789";
 pub const TEST_CREDENTIALS_KEYS: &str = "test1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 pub const PASSWORD: &str = "correct horse battery";
+/// Our service secret towards WB in tests (`WB_CLIENT_SECRETS`); the sandbox world checks it.
+pub const TEST_WB_CLIENT_SECRET: &str = "test-wb-client-secret-5f1c9a7e3b";
 
 /// The real api router, served in this process on a loopback port, and a client for it.
 pub struct Api {
@@ -85,6 +87,11 @@ pub fn wb_settings(wb_url: &str) -> Vec<(String, String)> {
         ("WB_SANDBOX", "true"),
         ("WB_TIMEOUT_MS", "1500"),
         ("WB_RATE_LIMIT_SCALE", "0"),
+        ("WB_CLIENT_SECRETS", TEST_WB_CLIENT_SECRET),
+        // The sandbox is our catalog entry; personal tokens are allowed as in local runs
+        // (the token policy has its own tests with the production default).
+        ("WB_SERVICE_ID", wb_sandbox::SANDBOX_SERVICE_ID),
+        ("WB_ACCEPTED_TOKEN_TYPES", "base,service,personal"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

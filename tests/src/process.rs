@@ -245,6 +245,7 @@ pub fn worker_env(database_url: String, redis_prefix: &str, wb_url: &str) -> Var
         .set("WB_RATE_LIMIT_SCALE", "0")
         // Fakes change their stock between syncs, not every 30 minutes like WB's reports.
         .set("SYNC_STOCK_REUSE_SECS", "0")
+        .set("WB_CLIENT_SECRETS", crate::http::TEST_WB_CLIENT_SECRET)
 }
 
 /// Starts the worker binary `exe` with `env` and waits until it is ready.

@@ -71,6 +71,16 @@ impl Worker {
         }
     }
 
+    /// What this worker's `/metrics` shows now.
+    pub async fn metrics_text(&self) -> String {
+        reqwest::get(&self.metrics_url)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
@@ -142,6 +152,14 @@ impl SandboxWorld {
         let sandbox = wb_sandbox::spawn(cfg.clone())
             .await
             .expect("sandbox starts");
+        // WB checks our service secret: the sandbox refuses any other.
+        let answer = reqwest::Client::new()
+            .post(format!("{}/__sandbox/service", sandbox.base_url))
+            .json(&json!({"client_secrets": [crate::http::TEST_WB_CLIENT_SECRET]}))
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
         let app = app_for(&sandbox.base_url).await;
         let worker = Worker::start_configured(
             &app,
@@ -158,8 +176,37 @@ impl SandboxWorld {
         }
     }
 
+    /// A service token for our (the sandbox's) catalog entry: what a seller connects.
     pub fn token(&self, seller_id: i64) -> String {
-        wb_sandbox::mint_token(&TokenOptions::demo(seller_id))
+        wb_sandbox::mint_token(&TokenOptions::of_type(
+            seller_id,
+            wb_sandbox::TokenType::Service,
+        ))
+    }
+
+    /// Every WB request the sandbox has seen, oldest first (`method`, `path`,
+    /// `client_secret`, `user_agent`, `status`).
+    pub async fn wb_requests(&self) -> Vec<Value> {
+        reqwest::Client::new()
+            .get(format!("{}/__sandbox/request-log", self.sandbox.base_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Tells the sandbox whether our service balance is empty (every seller-data request
+    /// then answers 402).
+    pub async fn set_unpaid(&self, unpaid: bool) {
+        let answer = reqwest::Client::new()
+            .post(format!("{}/__sandbox/service", self.sandbox.base_url))
+            .json(&json!({ "unpaid": unpaid }))
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
     }
 
     pub async fn advance(&self, seller_id: i64, ticks: u64) {

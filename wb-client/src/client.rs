@@ -7,22 +7,25 @@
 use crate::budget::Budget;
 use crate::config::WbConfig;
 use crate::error::WbError;
-use crate::limits::{Host, Limit, Method};
+use crate::limits::{Host, Limit, LimitRow, Method};
 use crate::metrics::{Outcome, WbMetrics};
 use crate::models::ParseError;
 use crate::retry;
 use crate::token::{self, TokenType};
-use reqwest::header::{AUTHORIZATION, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use stock_tracker_infra::Secret;
 use stock_tracker_infra::kv::Redis;
 
 /// After this many 429s in a row a call gives up with [`WbError::RateLimited`].
 const MAX_CONSECUTIVE_429: u32 = 5;
+
+/// Where our service secret goes (WB news 144, 2025-09-25).
+const CLIENT_SECRET: HeaderName = HeaderName::from_static("x-client-secret");
 
 /// Shared by every sync in a process. Cheap to clone.
 #[derive(Clone)]
@@ -31,6 +34,10 @@ pub struct WbClient {
     config: Arc<WbConfig>,
     budget: Budget,
     metrics: Option<WbMetrics>,
+    /// `WB_CLIENT_SECRETS` as header values, marked sensitive.
+    secrets: Arc<[HeaderValue]>,
+    /// Which of them this process sends: moves to the next one when WB refuses the current.
+    secret_slot: Arc<AtomicUsize>,
 }
 
 impl fmt::Debug for WbClient {
@@ -47,19 +54,65 @@ impl WbClient {
     /// that should share budgets).
     pub fn new(config: WbConfig, redis: Redis, key_prefix: &str) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
-            .user_agent(concat!("stock-tracker/", env!("CARGO_PKG_VERSION")))
+            .user_agent(config.user_agent.as_str())
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             // WB does not redirect API calls; following one could hand the token to
             // whoever answered.
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let budget = Budget::new(redis, key_prefix, config.rate_limit_scale);
+        let secrets = config
+            .client_secrets
+            .iter()
+            .filter_map(|s| HeaderValue::from_str(s.expose()).ok())
+            .map(|mut v| {
+                v.set_sensitive(true);
+                v
+            })
+            .collect();
         Ok(Self {
             http,
             config: Arc::new(config),
             budget,
             metrics: None,
+            secrets,
+            secret_slot: Arc::new(AtomicUsize::new(0)),
         })
+    }
+
+    /// Whether our requests carry a service secret (which decides base tokens' limit row).
+    pub fn has_secret(&self) -> bool {
+        !self.secrets.is_empty()
+    }
+
+    /// The secret to send now and its position in `WB_CLIENT_SECRETS`.
+    fn secret(&self) -> Option<(usize, HeaderValue)> {
+        let slot = self.secret_slot.load(Ordering::Relaxed);
+        self.secrets.get(slot).map(|v| (slot, v.clone()))
+    }
+
+    /// WB refused the secret in `slot`: count it, and move this process to the next secret
+    /// if there is one. Returns whether there is a next one to try.
+    fn secret_refused(&self, slot: usize, method: Method) -> bool {
+        if let Some(m) = &self.metrics {
+            m.secret_rejected(slot);
+        }
+        let next = slot + 1;
+        let has_next = next < self.secrets.len();
+        tracing::error!(
+            method = method.name(),
+            slot,
+            next_slot = has_next.then_some(next),
+            "Wildberries refused our service secret (X-Client-Secret); the seller's token is \
+             fine. Check WB_CLIENT_SECRETS against the developer portal"
+        );
+        if has_next {
+            // Another request may have moved on already; either way the next one is current.
+            let _ =
+                self.secret_slot
+                    .compare_exchange(slot, next, Ordering::Relaxed, Ordering::Relaxed);
+        }
+        has_next
     }
 
     pub fn with_metrics(mut self, metrics: WbMetrics) -> Self {
@@ -171,6 +224,19 @@ impl WbSession {
         self.token_type
     }
 
+    /// WB's limit row for this session's requests: the token type, and for base tokens
+    /// whether we send the service secret. An unreadable token is treated as personal.
+    pub fn limit_row(&self) -> LimitRow {
+        self.token_type.map_or(LimitRow::Personal, |t| {
+            LimitRow::of(t, self.client.has_secret())
+        })
+    }
+
+    /// Whether WB lets this session's token (with our secret, if any) call `method`.
+    pub fn allows(&self, method: Method) -> bool {
+        method.allows(self.limit_row())
+    }
+
     pub fn config(&self) -> &WbConfig {
         &self.client.config
     }
@@ -185,9 +251,27 @@ impl WbSession {
     }
 
     fn limit(&self, method: Method) -> Limit {
-        match self.token_type {
-            Some(t) => method.limit_for(t),
-            None => method.limit(),
+        method.limit_for(self.limit_row())
+    }
+
+    /// Whose fault a 401 on a request that carried our secret is. WB documents no wording
+    /// for a refused secret, so: a problem body that names the secret says so; otherwise
+    /// the token is checked alone with `/ping` on the same host (no secret, the token's
+    /// validity and category only). `/ping` passing means the token is fine and the secret
+    /// is what WB refused; `/ping` answering 401/403 means the token is at fault. Any other
+    /// answer decides nothing and is returned as the call's (transient) error, so a token
+    /// is never marked invalid on a guess.
+    async fn secret_at_fault(&self, method: Method, body: &[u8]) -> Result<bool, WbError> {
+        if String::from_utf8_lossy(body)
+            .to_ascii_lowercase()
+            .contains("secret")
+        {
+            return Ok(true);
+        }
+        match Box::pin(self.ping(method.host())).await {
+            Ok(()) => Ok(true),
+            Err(WbError::Unauthorized | WbError::Forbidden) => Ok(false),
+            Err(other) => Err(other),
         }
     }
 
@@ -225,6 +309,12 @@ impl WbSession {
         let mut failures = 0u32;
         let mut throttled = 0u32;
         loop {
+            // Every request for seller data carries the secret; `/ping` reads none and is
+            // kept free of it so it can tell a refused secret from a refused token.
+            let secret = match method {
+                Method::Ping(_) => None,
+                _ => self.client.secret(),
+            };
             self.client
                 .budget
                 .acquire_limit(&self.token, method, limit)
@@ -239,6 +329,9 @@ impl WbSession {
                 .request(http_verb(method), url.clone())
                 .header(AUTHORIZATION, auth.clone())
                 .timeout(config.timeout);
+            if let Some((_, value)) = &secret {
+                request = request.header(CLIENT_SECRET, value.clone());
+            }
             if let Some(body) = body {
                 request = request.json(body);
             }
@@ -283,7 +376,30 @@ impl WbSession {
                     throttled = 0;
                     match status {
                         200..=299 => return Ok(Answer { status, body }),
-                        401 => return Err(WbError::Unauthorized),
+                        401 => {
+                            let Some((slot, _)) = secret else {
+                                return Err(WbError::Unauthorized);
+                            };
+                            if !self.secret_at_fault(method, &body).await? {
+                                return Err(WbError::Unauthorized);
+                            }
+                            // Try the next secret once (WB's overlap of old and new).
+                            if self.client.secret_refused(slot, method) {
+                                continue;
+                            }
+                            return Err(WbError::SecretRejected);
+                        }
+                        402 => {
+                            if let Some(m) = &self.client.metrics {
+                                m.payment_required();
+                            }
+                            tracing::error!(
+                                method = method.name(),
+                                status,
+                                "Wildberries answered 402: our service balance is empty"
+                            );
+                            return Err(WbError::ServiceUnpaid);
+                        }
                         403 => return Err(WbError::Forbidden),
                         500..=599 => WbError::Unavailable { status },
                         _ => {
@@ -443,11 +559,17 @@ impl WbSession {
     }
 
     fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in &self.client.config.client_secrets {
+            if !secret.expose().is_empty() {
+                out = out.replace(secret.expose().as_str(), "[redacted]");
+            }
+        }
         let token = self.token.expose().trim();
         if token.is_empty() {
-            return text.to_string();
+            return out;
         }
-        let mut out = text.replace(token, "[redacted]");
+        out = out.replace(token, "[redacted]");
         // A truncated copy could still carry most of the signature.
         if let Some(signature) = token.rsplit('.').next().filter(|s| s.len() >= 8) {
             out = out.replace(signature, "[redacted]");

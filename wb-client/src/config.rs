@@ -2,6 +2,7 @@
 
 use crate::limits::Host;
 use std::time::Duration;
+use stock_tracker_infra::Secret;
 use stock_tracker_infra::env::{ConfigError, Env};
 
 const DEFAULT_CONTENT_URL: &str = "https://content-api.wildberries.ru";
@@ -33,6 +34,20 @@ pub struct WbConfig {
     pub remains_poll_interval: Duration,
     /// Give up on a warehouse_remains report after this many status polls.
     pub remains_max_polls: u32,
+    /// Our service secret(s) for `X-Client-Secret` (`WB_CLIENT_SECRETS`): the current one
+    /// first, during WB's 30-day overlap the next one after it. Empty: none is sent.
+    pub client_secrets: Vec<Secret<String>>,
+    /// The `User-Agent` every request carries, naming the product, version and a contact.
+    pub user_agent: String,
+}
+
+/// `stock-tracker/<version>`, with `(+<contact>)` when a contact URL is configured.
+pub fn user_agent(contact: Option<&str>) -> String {
+    let product = concat!("stock-tracker/", env!("CARGO_PKG_VERSION"));
+    match contact {
+        Some(c) => format!("{product} (+{c})"),
+        None => product.to_string(),
+    }
 }
 
 impl WbConfig {
@@ -70,7 +85,38 @@ impl WbConfig {
             Some(v) => parse_bool(&v)
                 .ok_or_else(|| ConfigError::malformed("WB_SANDBOX", "expected true or false"))?,
         };
+        let client_secrets: Vec<Secret<String>> = env.secret_list("WB_CLIENT_SECRETS");
+        if client_secrets
+            .iter()
+            .any(|s| reqwest::header::HeaderValue::from_str(s.expose()).is_err())
+        {
+            // Never echo the value: it is a secret.
+            return Err(ConfigError::malformed(
+                "WB_CLIENT_SECRETS",
+                "a secret holds characters an HTTP header cannot carry",
+            ));
+        }
+        if client_secrets.len() > 2 {
+            return Err(ConfigError::malformed(
+                "WB_CLIENT_SECRETS",
+                "expected the current secret and at most one next one",
+            ));
+        }
+        let contact = env
+            .optional("WB_USER_AGENT_CONTACT")
+            .or_else(|| env.optional("PUBLIC_BASE_URL"));
+        if contact.as_deref().is_some_and(|c| {
+            c.chars()
+                .any(|ch| ch.is_control() || !ch.is_ascii() || "()".contains(ch))
+        }) {
+            return Err(ConfigError::malformed(
+                "WB_USER_AGENT_CONTACT",
+                "expected a URL or e-mail address in plain ASCII",
+            ));
+        }
         Ok(Self {
+            client_secrets,
+            user_agent: user_agent(contact.as_deref().map(|c| c.trim_end_matches('/'))),
             content_url: host_url("WB_CONTENT_URL", DEFAULT_CONTENT_URL)?,
             analytics_url: host_url("WB_ANALYTICS_URL", DEFAULT_ANALYTICS_URL)?,
             marketplace_url: host_url("WB_MARKETPLACE_URL", DEFAULT_MARKETPLACE_URL)?,
@@ -104,6 +150,8 @@ impl WbConfig {
             max_retry_after: Duration::from_secs(30),
             remains_poll_interval: Duration::from_millis(20),
             remains_max_polls: 20,
+            client_secrets: Vec::new(),
+            user_agent: user_agent(None),
         }
     }
 
@@ -155,6 +203,35 @@ mod tests {
         assert_eq!(cfg.max_retries, 3);
         assert_eq!(cfg.rate_limit_scale, 1.0);
         assert!(!cfg.sandbox);
+        assert!(cfg.client_secrets.is_empty());
+        assert_eq!(
+            cfg.user_agent,
+            concat!("stock-tracker/", env!("CARGO_PKG_VERSION"))
+        );
+    }
+
+    #[test]
+    fn client_secrets_and_user_agent() {
+        let env = Env::from_pairs([
+            ("WB_CLIENT_SECRETS", " current-secret , next-secret "),
+            ("PUBLIC_BASE_URL", "https://stock-tracker.example/"),
+        ]);
+        let cfg = WbConfig::from_env(&env).unwrap();
+        let secrets: Vec<&str> = cfg
+            .client_secrets
+            .iter()
+            .map(|s| s.expose().as_str())
+            .collect();
+        assert_eq!(secrets, ["current-secret", "next-secret"]);
+        assert!(
+            cfg.user_agent
+                .ends_with(" (+https://stock-tracker.example)"),
+            "{}",
+            cfg.user_agent
+        );
+        assert!(!format!("{cfg:?}").contains("current-secret"));
+        let env = Env::from_pairs([("WB_CLIENT_SECRETS", "a,b,c")]);
+        assert!(WbConfig::from_env(&env).is_err());
     }
 
     #[test]

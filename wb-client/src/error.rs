@@ -8,6 +8,13 @@ pub enum WbError {
     Unauthorized,
     #[error("Wildberries denied access (403)")]
     Forbidden,
+    /// 401 that WB attributes to our service secret, not to the seller's token (see
+    /// `client.rs` for the rule). The seller's token stays valid.
+    #[error("Wildberries refused our service secret (401)")]
+    SecretRejected,
+    /// 402: our balance as a catalog service is empty (not the seller's fault).
+    #[error("Wildberries wants payment for the service (402)")]
+    ServiceUnpaid,
     #[error("Wildberries rejected the request (status {status})")]
     Rejected { status: u16 },
     #[error("Wildberries kept answering 429 Too Many Requests")]
@@ -36,6 +43,8 @@ impl WbError {
         match self {
             Self::Unauthorized => "wb_unauthorized",
             Self::Forbidden => "wb_forbidden",
+            Self::SecretRejected => "wb_secret_rejected",
+            Self::ServiceUnpaid => "wb_service_unpaid",
             Self::Rejected { .. } => "wb_rejected",
             Self::RateLimited => "wb_rate_limited",
             Self::Unavailable { .. } => "wb_unavailable",
@@ -55,6 +64,9 @@ impl WbError {
             Self::Forbidden => {
                 "Wildberries denied access with this token. A base token cannot use some \
                  methods; a personal or service token can."
+            }
+            Self::SecretRejected | Self::ServiceUnpaid => {
+                "Syncing is paused on our side; nothing to do on yours."
             }
             Self::Rejected { .. } => {
                 "Wildberries rejected the request. We will look into it; no action is needed \
@@ -111,6 +123,8 @@ mod tests {
         let all = [
             (WbError::Unauthorized, "wb_unauthorized"),
             (WbError::Forbidden, "wb_forbidden"),
+            (WbError::SecretRejected, "wb_secret_rejected"),
+            (WbError::ServiceUnpaid, "wb_service_unpaid"),
             (WbError::Rejected { status: 404 }, "wb_rejected"),
             (WbError::RateLimited, "wb_rate_limited"),
             (WbError::Unavailable { status: 502 }, "wb_unavailable"),
@@ -130,6 +144,9 @@ mod tests {
             assert_eq!(e.code(), code);
             assert!(!e.human().is_empty());
             assert!(e.human_detailed().starts_with(&e.human()[..20]));
+        }
+        for ours in [WbError::SecretRejected, WbError::ServiceUnpaid] {
+            assert!(!ours.is_token_problem() && !ours.is_transient());
         }
     }
 

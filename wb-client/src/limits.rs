@@ -60,6 +60,52 @@ impl Limit {
     }
 }
 
+/// Which row of WB's limit tables a request falls in, and WB's name for who may call an
+/// operation (`x-token-types`): the token type, and for base tokens whether the request
+/// carried our service secret (`X-Client-Secret`). Personal and service tokens keep their
+/// own rows with or without the secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LimitRow {
+    Personal,
+    Service,
+    BaseWithSecret,
+    Base,
+    /// Not a row of WB's tables: test tokens work against sandboxes only.
+    Test,
+}
+
+impl LimitRow {
+    pub const ALL: [LimitRow; 5] = [
+        LimitRow::Personal,
+        LimitRow::Service,
+        LimitRow::BaseWithSecret,
+        LimitRow::Base,
+        LimitRow::Test,
+    ];
+
+    pub fn of(token_type: TokenType, with_secret: bool) -> Self {
+        match token_type {
+            TokenType::Personal => LimitRow::Personal,
+            TokenType::Service => LimitRow::Service,
+            TokenType::Base if with_secret => LimitRow::BaseWithSecret,
+            TokenType::Base => LimitRow::Base,
+            TokenType::Test => LimitRow::Test,
+        }
+    }
+
+    /// As the spec files spell it in `x-token-types`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LimitRow::Personal => "personal",
+            LimitRow::Service => "service",
+            LimitRow::BaseWithSecret => "base-with-secret",
+            LimitRow::Base => "base",
+            LimitRow::Test => "test",
+        }
+    }
+}
+
 const fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
@@ -144,22 +190,44 @@ impl Method {
         }
     }
 
-    /// The limit for a given token type: base and test tokens get far less on some methods.
-    pub fn limit_for(self, token_type: TokenType) -> Limit {
-        let lower = matches!(token_type, TokenType::Base | TokenType::Test);
+    /// The limit in WB's table row `row`: base tokens without the service secret get far
+    /// less on the report methods; base and test tokens less on Marketplace. The rows follow
+    /// the spec files' `description_limit` tables (checked by `tests/it/spec_limits.rs`);
+    /// where the spec gives one row for every type, the portal's Marketplace example (base
+    /// and test 150/min, burst 10) is the stricter reading and is kept.
+    pub fn limit_for(self, row: LimitRow) -> Limit {
+        use LimitRow::{Base, Test};
         match self {
-            Method::SellerWarehouses | Method::SellerStocks if lower => Limit::new(MINUTE, 150, 10),
+            Method::SellerWarehouses | Method::SellerStocks if matches!(row, Base | Test) => {
+                Limit::new(MINUTE, 150, 10)
+            }
             Method::WarehouseRemainsCreate
             | Method::WarehouseRemainsStatus
             | Method::WarehouseRemainsDownload
-                if token_type == TokenType::Base =>
+                if row == Base =>
             {
                 Limit::new(HOUR, 4, 1)
             }
-            Method::SupplierOrders if token_type == TokenType::Base => Limit::new(3 * HOUR, 1, 1),
-            Method::SupplierSales if token_type == TokenType::Base => Limit::new(2 * HOUR, 1, 1),
+            Method::SupplierOrders if row == Base => Limit::new(3 * HOUR, 1, 1),
+            Method::SupplierSales if row == Base => Limit::new(2 * HOUR, 1, 1),
             _ => self.limit(),
         }
+    }
+
+    /// The token types WB lets call this operation (`x-token-types` in the spec files);
+    /// `None` where the spec has no such list, which WB documents as "any token type".
+    pub fn token_types(self) -> Option<&'static [LimitRow]> {
+        use LimitRow::{BaseWithSecret, Personal, Service};
+        match self {
+            Method::StocksReportWbWarehouses => Some(&[Personal, Service, BaseWithSecret]),
+            _ => None,
+        }
+    }
+
+    /// Whether a request in `row` may call this operation. Test tokens only reach WB's
+    /// sandbox (or ours), which serves every method to them.
+    pub fn allows(self, row: LimitRow) -> bool {
+        row == LimitRow::Test || self.token_types().is_none_or(|rows| rows.contains(&row))
     }
 
     /// Stable name for metric labels and logs. Every ping is "ping" so the label set stays
@@ -212,13 +280,34 @@ mod tests {
             Duration::from_millis(200)
         );
         assert_eq!(
-            Method::SupplierOrders.limit_for(TokenType::Base).per,
+            Method::SupplierOrders.limit_for(LimitRow::Base).per,
             3 * HOUR
         );
         assert_eq!(
-            Method::CardsList.limit_for(TokenType::Base),
+            Method::CardsList.limit_for(LimitRow::Base),
             Method::CardsList.limit()
         );
+    }
+
+    #[test]
+    fn limit_row_follows_token_type_and_secret() {
+        let row = LimitRow::of;
+        assert_eq!(row(TokenType::Base, false), LimitRow::Base);
+        assert_eq!(row(TokenType::Base, true), LimitRow::BaseWithSecret);
+        assert_eq!(row(TokenType::Personal, true), LimitRow::Personal);
+        assert_eq!(row(TokenType::Service, false), LimitRow::Service);
+        // The secret lifts a base token from 1 per 3 hours to 1 a minute on orders.
+        let orders = Method::SupplierOrders;
+        assert_eq!(orders.limit_for(row(TokenType::Base, false)).per, 3 * HOUR);
+        assert_eq!(orders.limit_for(row(TokenType::Base, true)).per, MINUTE);
+        assert_eq!(
+            Method::WarehouseRemainsCreate.limit_for(LimitRow::BaseWithSecret),
+            Method::WarehouseRemainsCreate.limit_for(LimitRow::Service)
+        );
+        // And lets it call the stock report at all.
+        assert!(!Method::StocksReportWbWarehouses.allows(LimitRow::Base));
+        assert!(Method::StocksReportWbWarehouses.allows(LimitRow::BaseWithSecret));
+        assert!(Method::WarehouseRemainsCreate.allows(LimitRow::Base));
     }
 
     #[test]

@@ -18,11 +18,19 @@ struct MethodLabels {
     method: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SlotLabels {
+    /// Position in `WB_CLIENT_SECRETS`: 0 the current secret, 1 the next one.
+    slot: u8,
+}
+
 /// Cheap to clone; clones count into the same series.
 #[derive(Clone, Debug, Default)]
 pub struct WbMetrics {
     requests: Family<RequestLabels, Counter>,
     rate_limited: Family<MethodLabels, Counter>,
+    secret_rejected: Family<SlotLabels, Counter>,
+    payment_required: Counter,
 }
 
 /// How one attempt ended, as the `outcome` label.
@@ -61,7 +69,29 @@ impl WbMetrics {
             "429 answers from the Wildberries API, by method",
             metrics.rate_limited.clone(),
         );
+        registry.register(
+            "wb_client_secret_rejected",
+            "401 answers Wildberries attributed to our service secret (X-Client-Secret), by its position in WB_CLIENT_SECRETS",
+            metrics.secret_rejected.clone(),
+        );
+        registry.register(
+            "wb_payment_required",
+            "402 answers: Wildberries wants our service balance topped up",
+            metrics.payment_required.clone(),
+        );
         metrics
+    }
+
+    pub(crate) fn secret_rejected(&self, slot: usize) {
+        self.secret_rejected
+            .get_or_create(&SlotLabels {
+                slot: u8::try_from(slot).unwrap_or(u8::MAX),
+            })
+            .inc();
+    }
+
+    pub(crate) fn payment_required(&self) {
+        self.payment_required.inc();
     }
 
     pub(crate) fn record(&self, method: Method, outcome: Outcome) {
@@ -101,5 +131,14 @@ mod tests {
         assert!(text.contains(r#"wb_requests_total{method="cards_list",outcome="429"} 1"#));
         assert!(text.contains(r#"wb_rate_limited_total{method="cards_list"} 1"#));
         assert!(text.contains(r#"wb_requests_total{method="seller_stocks",outcome="timeout"} 1"#));
+        metrics.secret_rejected(1);
+        metrics.payment_required();
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains(r#"wb_client_secret_rejected_total{slot="1"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains("wb_payment_required_total 1"), "{text}");
     }
 }

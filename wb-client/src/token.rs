@@ -31,6 +31,13 @@ impl TokenType {
         })
     }
 
+    /// The type named as [`TokenType::name`] spells it (as stored with a credential).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Base, Self::Test, Self::Personal, Self::Service]
+            .into_iter()
+            .find(|t| t.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Base => "base",
@@ -106,6 +113,11 @@ impl Category {
         }
     }
 
+    /// The category named as [`Category::name`] spells it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Content => "content",
@@ -135,9 +147,17 @@ pub struct TokenFacts {
     pub read_only: bool,
     pub test: bool,
     pub expires_at: DateTime<Utc>,
+    /// The `for` claim: `self` on personal tokens, `asid:<service id>` on service tokens
+    /// (the service the seller created it for), absent on base and test tokens.
+    pub issued_for: Option<String>,
 }
 
 impl TokenFacts {
+    /// The service a service token was created for: its `for` claim without `asid:`.
+    pub fn service_id(&self) -> Option<&str> {
+        self.issued_for.as_deref()?.strip_prefix("asid:")
+    }
+
     /// The required categories this token lacks, in [`Category::REQUIRED`] order.
     pub fn missing_categories(&self) -> Vec<Category> {
         Category::REQUIRED
@@ -179,6 +199,8 @@ struct Claims {
     #[serde(default)]
     t: Option<bool>,
     s: u64,
+    #[serde(rename = "for", default)]
+    issued_for: Option<String>,
 }
 
 /// `sid` is a UUID string in every token we have seen; a number is accepted too so an older
@@ -222,6 +244,7 @@ pub fn decode(raw: &str) -> Result<TokenFacts, TokenError> {
         // WB sets `t` on test tokens; `acc = 2` says the same, so either one is enough.
         test: claims.t.unwrap_or(false) || token_type == TokenType::Test,
         expires_at,
+        issued_for: claims.issued_for.filter(|f| !f.trim().is_empty()),
     })
 }
 
@@ -276,6 +299,8 @@ mod tests {
         assert!(!facts.is_expired(Utc::now()));
         assert_eq!(facts.expires_at.timestamp(), exp.timestamp());
         assert_eq!(facts.categories, Category::REQUIRED.to_vec());
+        assert_eq!(facts.issued_for.as_deref(), Some("self"));
+        assert_eq!(facts.service_id(), None);
     }
 
     #[test]
@@ -316,6 +341,7 @@ mod tests {
         }));
         let facts = decode(&raw).unwrap();
         assert_eq!(facts.token_type, TokenType::Service);
+        assert_eq!(facts.service_id(), Some("1"));
         assert!(facts.is_expired(Utc::now()));
         assert!(!facts.is_expired(Utc::now() - Duration::minutes(1)));
     }

@@ -20,6 +20,7 @@ mod errors;
 pub mod prng;
 pub mod rate_limit;
 mod routes;
+mod service_auth;
 mod state;
 pub mod timefmt;
 pub mod tokens;
@@ -30,7 +31,7 @@ use std::net::SocketAddr;
 
 pub use config::{ConfigError, MAX_WB_WAREHOUSES, SandboxConfig};
 pub use routes::policies;
-pub use tokens::{Category, TokenOptions, TokenType, mint_token};
+pub use tokens::{Category, SANDBOX_SERVICE_ID, TokenOptions, TokenType, mint_token};
 
 /// Every simulated WB endpoint plus the `/__sandbox/*` control endpoints.
 pub fn router(cfg: SandboxConfig) -> axum::Router {
@@ -42,15 +43,27 @@ pub async fn serve(listener: tokio::net::TcpListener, cfg: SandboxConfig) -> std
     axum::serve(listener, router(cfg)).await
 }
 
-/// Serves until `shutdown` completes, then finishes in-flight requests.
+/// The same, checking `X-Client-Secret` against `client_secrets` (see `service_auth.rs`).
+pub fn router_with_secrets(cfg: SandboxConfig, client_secrets: Vec<String>) -> axum::Router {
+    routes::build(state::AppState::with_service_auth(
+        cfg,
+        service_auth::ServiceAuth::with_secrets(client_secrets),
+    ))
+}
+
+/// Serves until `shutdown` completes, then finishes in-flight requests. Reads
+/// `WB_SANDBOX_CLIENT_SECRETS` (comma-separated) for the service secrets it accepts.
 pub async fn serve_with_shutdown(
     listener: tokio::net::TcpListener,
     cfg: SandboxConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(cfg))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router_with_secrets(cfg, service_auth::secrets_from_env()),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// A sandbox running on a background task; dropping it stops the server.

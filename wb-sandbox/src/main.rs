@@ -12,7 +12,7 @@ usage:
   wb-sandbox [serve]
       env: WB_SANDBOX_BIND (127.0.0.1:8081), WB_SANDBOX_PRODUCTS, WB_SANDBOX_SIZES,
            WB_SANDBOX_WB_WAREHOUSES, WB_SANDBOX_SELLER_WAREHOUSES, WB_SANDBOX_RATE_SCALE,
-           WB_SANDBOX_DRAIN_SECS
+           WB_SANDBOX_DRAIN_SECS, WB_SANDBOX_CLIENT_SECRETS (X-Client-Secret values accepted)
   wb-sandbox mint-token --seller-id N [--type personal|service|base|test]
                         [--categories content,analytics,...] [--read-write] [--days D] [--test]";
 

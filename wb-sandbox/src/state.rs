@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::SandboxConfig;
 use crate::catalog::{Catalog, Simulation};
 use crate::rate_limit::RateLimiter;
+use crate::service_auth::ServiceAuth;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -26,6 +27,7 @@ struct Inner {
     tasks: Mutex<HashMap<Uuid, RemainsTask>>,
     /// Authenticated requests per (seller, endpoint), for tests of request economy.
     requests: Mutex<HashMap<i64, BTreeMap<&'static str, u64>>>,
+    service_auth: ServiceAuth,
 }
 
 /// Generating a catalog is the expensive part, so it is built once per seller; the
@@ -54,6 +56,10 @@ pub struct RemainsTask {
 
 impl AppState {
     pub fn new(cfg: SandboxConfig) -> Self {
+        Self::with_service_auth(cfg, ServiceAuth::default())
+    }
+
+    pub fn with_service_auth(cfg: SandboxConfig, service_auth: ServiceAuth) -> Self {
         let limiter = RateLimiter::new(cfg.rate_limit_scale);
         Self {
             inner: Arc::new(Inner {
@@ -64,6 +70,7 @@ impl AppState {
                 limiter,
                 tasks: Mutex::new(HashMap::new()),
                 requests: Mutex::new(HashMap::new()),
+                service_auth,
             }),
         }
     }
@@ -75,6 +82,11 @@ impl AppState {
     /// Wall-clock time of tick 0 (order and sale timestamps count from here).
     pub fn epoch(&self) -> DateTime<Utc> {
         self.inner.epoch
+    }
+
+    /// The secret check, the 402 switch and the request log (`service_auth.rs`).
+    pub fn service_auth(&self) -> &ServiceAuth {
+        &self.inner.service_auth
     }
 
     pub fn limiter(&self) -> &RateLimiter {

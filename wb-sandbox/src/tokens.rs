@@ -167,6 +167,11 @@ impl std::str::FromStr for Category {
     }
 }
 
+/// The sandbox's own id in a pretend Business Solutions Catalog: service tokens are minted
+/// `for: "asid:<this>"` unless told another service, and a Stock Tracker pointed at the
+/// sandbox sets `WB_SERVICE_ID` to it.
+pub const SANDBOX_SERVICE_ID: &str = "7c0e7a52-5a3f-4d6b-9f1e-5b70c7d5a001";
+
 /// What to put into a minted token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenOptions {
@@ -177,6 +182,9 @@ pub struct TokenOptions {
     pub expires_at: DateTime<Utc>,
     /// The `t` claim. WB sets it only on test tokens; the sandbox accepts it on any type.
     pub test: bool,
+    /// For service tokens: the service they are created for (`for: "asid:<id>"`); `None`
+    /// means [`SANDBOX_SERVICE_ID`].
+    pub service_id: Option<String>,
 }
 
 impl TokenOptions {
@@ -195,6 +203,17 @@ impl TokenOptions {
             read_only: true,
             expires_at: Utc::now() + Duration::days(180),
             test: false,
+            service_id: None,
+        }
+    }
+
+    /// The demo token as another type: `Base` (acc 1, no `for`), `Service` (acc 4, `for`
+    /// the sandbox's service), `Personal` (acc 3, `for: "self"`), `Test` (acc 2, `t`).
+    pub fn of_type(seller_id: i64, token_type: TokenType) -> Self {
+        Self {
+            token_type,
+            test: token_type == TokenType::Test,
+            ..Self::demo(seller_id)
         }
     }
 
@@ -262,7 +281,7 @@ pub fn mint_token(opts: &TokenOptions) -> String {
             TokenType::Personal => Some("self".into()),
             TokenType::Service => Some(format!(
                 "asid:{}",
-                Uuid::from_u64_pair(hash(&[opts.seller_id as u64, 0xa5]), 0x4000_8000_0000_0000)
+                opts.service_id.as_deref().unwrap_or(SANDBOX_SERVICE_ID)
             )),
             TokenType::Base | TokenType::Test => None,
         },
@@ -472,6 +491,32 @@ mod tests {
         let sid = Uuid::parse_str(claims.sid.as_str().unwrap()).unwrap();
         assert_eq!(sid.get_version_num(), 4);
         assert_eq!(sid, seller_uuid(4242));
+    }
+
+    #[test]
+    fn all_four_token_types_carry_wbs_claims() {
+        for (tt, acc, issued_for) in [
+            (TokenType::Base, 1, None),
+            (TokenType::Test, 2, None),
+            (TokenType::Personal, 3, Some("self".to_string())),
+            (
+                TokenType::Service,
+                4,
+                Some(format!("asid:{SANDBOX_SERVICE_ID}")),
+            ),
+        ] {
+            let token = mint_token(&TokenOptions::of_type(9, tt));
+            let c = decode_claims_unverified(&token).unwrap();
+            assert_eq!((c.acc, c.for_.clone(), c.t), (acc, issued_for, acc == 2));
+            assert!(c.exp > Utc::now().timestamp() && c.s & (1 << 30) != 0);
+            assert_eq!(verify(&token).unwrap().token_type, tt);
+        }
+        let other = TokenOptions {
+            service_id: Some("other".into()),
+            ..TokenOptions::of_type(9, TokenType::Service)
+        };
+        let c = decode_claims_unverified(&mint_token(&other)).unwrap();
+        assert_eq!(c.for_.as_deref(), Some("asid:other"));
     }
 
     #[test]

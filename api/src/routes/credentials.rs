@@ -15,7 +15,8 @@ use stock_tracker_shared::billing::trials;
 use stock_tracker_shared::credentials::{self, CredentialInfo, CredentialStatus, NewCredential};
 use stock_tracker_shared::ids::CredentialId;
 use stock_tracker_shared::tenancy;
-use stock_tracker_wb::{Host, TokenType, token};
+use stock_tracker_wb::policy::capabilities;
+use stock_tracker_wb::{Capability, Category, Host, TokenPolicy, TokenType, token};
 use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
@@ -51,16 +52,37 @@ pub struct CredentialView {
     pub last_verified_at: Option<DateTime<Utc>>,
     pub last_error_code: Option<String>,
     pub last_error: Option<String>,
-    /// Things worth fixing that did not stop the token being saved, e.g. `write_access`.
+    /// Things worth fixing that did not stop the token being saved: `write_access`,
+    /// `expires_soon`, `token_type_not_accepted` (a token stored before this type was
+    /// refused: it keeps working until replaced, see `token_guidance`).
     pub warnings: Vec<String>,
+    /// With `token_type_not_accepted`: which token to create instead, and how.
+    pub token_guidance: Option<String>,
+    /// What this token lets the sync read, by its categories and WB's rules for its type
+    /// (and whether our requests carry the service secret, which lifts base tokens).
+    pub capabilities: Vec<Capability>,
 }
 
-impl From<CredentialInfo> for CredentialView {
-    fn from(c: CredentialInfo) -> Self {
+impl CredentialView {
+    fn new(c: CredentialInfo, policy: &TokenPolicy, with_secret: bool) -> Self {
         let mut warnings = Vec::new();
         if !c.read_only {
             warnings.push("write_access".to_string());
         }
+        let token_type = TokenType::from_name(&c.token_type);
+        let mut token_guidance = None;
+        if token_type.is_some_and(|t| !policy.accepts_type(t)) {
+            warnings.push("token_type_not_accepted".to_string());
+            token_guidance = Some(policy.guidance());
+        }
+        let categories: Vec<Category> = c
+            .categories
+            .iter()
+            .filter_map(|n| Category::from_name(n))
+            .collect();
+        let capabilities = token_type
+            .map(|t| capabilities(t, &categories, with_secret))
+            .unwrap_or_default();
         let days_left = (c.expires_at - Utc::now()).num_days();
         if days_left < 14 {
             warnings.push("expires_soon".to_string());
@@ -79,6 +101,8 @@ impl From<CredentialInfo> for CredentialView {
             last_error_code: c.last_error_code,
             last_error: c.last_error,
             warnings,
+            token_guidance,
+            capabilities,
         }
     }
 }
@@ -92,8 +116,8 @@ impl From<CredentialInfo> for CredentialView {
         (status = 402, description = "The subscription is read-only (`subscription_inactive`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only owners and admins manage the token", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "On the free trial, and the token's seller account has had its trial in another tenant (`seller_trial_used`): subscribe to connect it", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unusable token: `token_not_jwt`, `token_expired`, `token_test_not_allowed`, `token_missing_categories` (with `missing`), `token_rejected` (WB said 401)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "WB could not confirm the token right now (`wb_unavailable`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unusable token: `token_not_jwt`, `token_expired`, `token_test_not_allowed`, `token_type_not_accepted` (a personal token: WB forbids giving those to cloud services; the message says which token to create and how), `token_for_other_service` (a service token created for another service), `token_missing_categories` (with `missing`), `token_rejected` (WB said 401)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "WB could not confirm the token right now (`wb_unavailable`), or syncing is paused on our side (`wb_service_unpaid`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn put_credentials(
@@ -126,6 +150,14 @@ pub async fn put_credentials(
             "token_test_not_allowed",
             "token",
             "This is a test-environment token; use a production token.",
+        ));
+    }
+    let policy = &state.config.token_policy;
+    if let Err(refusal) = policy.check(&facts) {
+        return Err(ApiError::invalid(
+            refusal.code(),
+            "token",
+            refusal.message(policy),
         ));
     }
     let missing: Vec<&str> = facts
@@ -169,7 +201,7 @@ pub async fn put_credentials(
     .await?;
     tx.commit().await?;
     tracing::info!(tenant_id = %auth.tenant, token_type = facts.token_type.name(), "WB token saved");
-    Ok(Json(saved.into()))
+    Ok(Json(view(&state, saved)))
 }
 
 #[utoipa::path(
@@ -189,7 +221,7 @@ pub async fn get_credentials(
         .await?
         .ok_or_else(|| ApiError::not_found("credential"))?;
     tx.commit().await?;
-    Ok(Json(info.into()))
+    Ok(Json(view(&state, info)))
 }
 
 #[utoipa::path(
@@ -212,4 +244,8 @@ pub async fn delete_credentials(
     }
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn view(state: &AppState, info: CredentialInfo) -> CredentialView {
+    CredentialView::new(info, &state.config.token_policy, state.wb.has_secret())
 }

@@ -17,8 +17,9 @@ use stock_tracker_shared::credentials::{self, CredentialStatus};
 use stock_tracker_shared::ids::SyncRunId;
 use stock_tracker_shared::jobs;
 use stock_tracker_shared::sync::runs::{self, RunStatus, SyncRun, Trigger};
-use stock_tracker_shared::sync::{Failure, schedule};
+use stock_tracker_shared::sync::{Failure, pause, schedule};
 use stock_tracker_shared::tenancy;
+use stock_tracker_wb::WbError;
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -36,6 +37,7 @@ pub struct SyncStarted {
         (status = 402, description = "The subscription is read-only (`subscription_inactive`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Viewers cannot start syncs", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A sync is already queued or running (`sync_in_progress`, with `run_id`), or no usable token (`credential_required`, `credential_invalid`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Syncing is paused on our side (`wb_service_unpaid`); nothing to do for the seller", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "The plan's manual syncs for the last 24 hours are used (`manual_sync_limit`, with `limit`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -63,6 +65,13 @@ pub async fn start_sync(
     };
     if let Some(f) = blocked {
         return Err(ApiError::conflict(f.code(), f.message()));
+    }
+    if pause::current(&mut *tx).await?.is_some() {
+        let f = Failure::wb(&WbError::ServiceUnpaid);
+        return Err(
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, f.code(), f.message())
+                .with_retry_after(3600),
+        );
     }
     let run = match jobs::queue::queue_sync(&mut tx, auth.tenant, Trigger::Manual).await {
         Ok(run) => run,

@@ -39,6 +39,8 @@ pub struct DueOutcome {
     pub queued: usize,
     /// Another replica held the tick lock; it does this tick's work.
     pub skipped: bool,
+    /// Syncing is paused (WB answered 402, see `sync::pause`): nothing was queued.
+    pub paused: bool,
 }
 
 /// The scheduler's batch: a run and its job for every tenant that is due at `now`, exactly
@@ -58,6 +60,10 @@ pub async fn queue_due_syncs(db: &PgPool, now: DateTime<Utc>) -> anyhow::Result<
         .await?;
         if !locked {
             outcome.skipped = outcome.queued == 0;
+            return Ok(outcome);
+        }
+        if crate::sync::pause::current(&mut *tx).await?.is_some() {
+            outcome.paused = true;
             return Ok(outcome);
         }
         let due: Vec<(SyncRunId, TenantId)> = sqlx::query!(

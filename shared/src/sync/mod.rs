@@ -3,6 +3,7 @@
 
 pub mod failure;
 pub mod fetch;
+pub mod pause;
 pub mod run;
 pub mod runs;
 pub mod schedule;

@@ -4,7 +4,7 @@
 use super::runs::{self, WbCounts};
 use super::snapshot::WarehouseKind;
 use super::state::{self, Policy};
-use super::{Failure, fetch, store};
+use super::{Failure, fetch, pause, store};
 use crate::billing::subscriptions;
 use crate::cache::TenantCache;
 use crate::credentials::{self, CredentialStatus};
@@ -98,6 +98,16 @@ impl Syncer {
                 .fail(job, WbCounts::default(), Failure::credential_invalid())
                 .await;
         }
+        // WB wants our service balance topped up: no request until an operator resumes.
+        if pause::current(&self.db).await?.is_some() {
+            return self
+                .fail(
+                    job,
+                    WbCounts::default(),
+                    Failure::wb(&WbError::ServiceUnpaid),
+                )
+                .await;
+        }
         let token = match self.vault.open(job.tenant_id, stored.id, &stored.sealed) {
             Ok(t) => t,
             Err(e) => {
@@ -122,6 +132,16 @@ impl Syncer {
         let snapshot = match fetched {
             Ok(s) => s,
             Err(e) => {
+                // Only a 401 WB blames on the token marks it invalid: a refused service
+                // secret or an unpaid service balance is ours to fix, never the seller's.
+                if e == WbError::ServiceUnpaid && pause::record_unpaid(&self.db).await? {
+                    tracing::error!(
+                        tenant_id = %job.tenant_id, run_id = %job.run_id,
+                        "Wildberries answered 402 Payment Required: our service balance is \
+                         empty. Syncing is paused for every tenant until an operator tops it \
+                         up and runs `stock-tracker-api wb-billing resume`"
+                    );
+                }
                 if e == WbError::Unauthorized {
                     let mut tx = tenancy::begin(&self.db, scope).await?;
                     credentials::mark_invalid(&mut tx, stored.id, e.code(), e.human()).await?;

@@ -33,3 +33,5 @@ mod team;
 mod team_removal;
 mod tenancy;
 mod tenancy_sync;
+mod token_policy;
+mod wb_service_unpaid;

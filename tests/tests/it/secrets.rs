@@ -1,9 +1,11 @@
 //! A WB token is a key to the seller's business: it must never appear in plaintext in the
-//! database, in job payloads, in logs or in any answer. One test per file, because it
-//! installs the process-wide log subscriber it reads.
+//! database, in job payloads, in logs or in any answer; our service secret towards WB
+//! (`X-Client-Secret`) goes to WB on every seller-data request and nowhere else. One test
+//! per file, because it installs the process-wide log subscriber it reads.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use stock_tracker_tests::http::TEST_WB_CLIENT_SECRET;
 use stock_tracker_tests::world::{SandboxWorld, connect_token, small_sandbox, sync_and_wait};
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -28,7 +30,7 @@ impl<'a> MakeWriter<'a> for Captured {
 }
 
 #[tokio::test]
-async fn the_token_appears_nowhere_but_its_ciphertext() {
+async fn the_token_appears_nowhere_but_its_ciphertext_and_the_secret_only_goes_to_wb() {
     let logs = Captured::default();
     tracing_subscriber::fmt()
         .with_writer(logs.clone())
@@ -56,6 +58,10 @@ async fn the_token_appears_nowhere_but_its_ciphertext() {
     ] {
         let a = app.get(path, &s.access).await;
         assert!(!a.text.contains(&signature), "{path} leaks the token");
+        assert!(
+            !a.text.contains(TEST_WB_CLIENT_SECRET),
+            "{path} leaks the secret"
+        );
     }
     assert!(!saved.text.contains(&signature));
 
@@ -74,12 +80,17 @@ async fn the_token_appears_nowhere_but_its_ciphertext() {
               where strpos(t::text, $1) > 0
                  or strpos(encode(convert_to(t::text, 'UTF8'), 'escape'), $1) > 0"
         );
-        let hits: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(&signature)
-            .fetch_one(&app.db.owner)
-            .await
-            .unwrap();
-        assert_eq!(hits, 0, "{table} holds the token in plaintext");
+        for (what, needle) in [
+            ("token", signature.as_str()),
+            ("secret", TEST_WB_CLIENT_SECRET),
+        ] {
+            let hits: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(needle)
+                .fetch_one(&app.db.owner)
+                .await
+                .unwrap();
+            assert_eq!(hits, 0, "{table} holds the {what} in plaintext");
+        }
     }
     let jobs = stock_tracker_shared::jobs::queue::payloads(
         &app.db.owner,
@@ -91,6 +102,7 @@ async fn the_token_appears_nowhere_but_its_ciphertext() {
     for job in jobs {
         let text = String::from_utf8_lossy(&job);
         assert!(!text.contains(&signature));
+        assert!(!text.contains(TEST_WB_CLIENT_SECRET));
         assert!(
             text.contains("run_id") && text.contains("tenant_id"),
             "payloads carry ids: {text}"
@@ -102,4 +114,23 @@ async fn the_token_appears_nowhere_but_its_ciphertext() {
     assert!(captured.len() > 1000, "logs were captured");
     assert!(captured.contains("sync succeeded"));
     assert!(!captured.contains(&signature), "logs leak the token");
+    assert!(
+        !captured.contains(TEST_WB_CLIENT_SECRET),
+        "logs leak the service secret"
+    );
+
+    // WB (the sandbox, which refuses any other secret) saw it on every seller-data request,
+    // with a User-Agent naming us, and not on /ping.
+    let seen = world.wb_requests().await;
+    assert!(seen.len() >= 4, "{seen:#?}");
+    for r in &seen {
+        let ua = r["user_agent"].as_str().unwrap_or_default();
+        assert!(ua.starts_with("stock-tracker/"), "{r}");
+        if r["path"] == "/ping" {
+            assert!(r["client_secret"].is_null(), "{r}");
+        } else {
+            assert_eq!(r["client_secret"], TEST_WB_CLIENT_SECRET, "{r}");
+            assert!(r["status"].as_u64().unwrap() < 300, "{r}");
+        }
+    }
 }

@@ -424,12 +424,7 @@ async fn the_worker_exports_sync_and_queue_metrics() {
     let s = app.register("metrics@shop.ru", "Metrics").await;
     connect_token(app, &s, &world.token(SELLER)).await;
     let run = sync_and_wait(app, &s).await;
-    let text = reqwest::get(&world.worker.metrics_url)
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = world.worker.metrics_text().await;
     assert!(
         text.contains(r#"stock_tracker_sync_runs_total{outcome="succeeded",error_code=""} 1"#),
         "{text}"

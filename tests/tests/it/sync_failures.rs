@@ -234,6 +234,14 @@ async fn a_401_invalidates_the_credential_and_stops_syncing_until_replaced() {
         ok(wb_fake::stocks_report(1)),
     )
     .await;
+    // The token was revoked: WB's /ping refuses it too, so the 401 is the token's, not our
+    // service secret's (see wb_service_unpaid.rs for the other case).
+    Mock::given(method("GET"))
+        .and(path("/ping"))
+        .respond_with(ResponseTemplate::new(401))
+        .with_priority(1)
+        .mount(&scene.wb)
+        .await;
     let run = sync_and_wait(&scene.app, &scene.s).await;
     assert_eq!(run["status"], "failed");
     assert_eq!(run["error_code"], "wb_unauthorized");

@@ -12,5 +12,7 @@
 
 mod conformance;
 mod openapi;
+mod spec_limits;
 mod wb_budget;
 mod wb_client;
+mod wb_service_auth;

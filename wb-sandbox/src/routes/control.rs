@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/__sandbox/reset-limits", post(reset_limits))
         .route("/__sandbox/cards", post(edit_cards))
         .route("/__sandbox/requests", get(requests).delete(reset_requests))
+        .merge(crate::service_auth::control_routes())
 }
 
 fn bad(msg: String) -> Response {
@@ -157,6 +158,13 @@ fn token_options(map: &serde_json::Map<String, Value>) -> Result<TokenOptions, S
     if let Some(days) = int(map, "days")? {
         opts.expires_at = Utc::now() + Duration::days(days);
     }
+    if let Some(id) = map.get("service_id").filter(|v| !v.is_null()) {
+        opts.service_id = Some(
+            id.as_str()
+                .ok_or("service_id must be a string")?
+                .to_string(),
+        );
+    }
     opts.test = match map.get("test").filter(|v| !v.is_null()) {
         Some(t) => t.as_bool().ok_or("test must be a boolean")?,
         None => opts.token_type == TokenType::Test,
@@ -165,7 +173,8 @@ fn token_options(map: &serde_json::Map<String, Value>) -> Result<TokenOptions, S
 }
 
 /// `POST /__sandbox/tokens {"seller_id": 1, "type": "base", "categories": ["analytics"],
-/// "read_only": true, "days": 180, "test": false}` → `{"token": "..."}`.
+/// "read_only": true, "days": 180, "test": false, "service_id": "..."}` →
+/// `{"token": "..."}`.
 async fn tokens(Query(query): Query<HashMap<String, String>>, body: Bytes) -> Response {
     match merged(query, &body).and_then(|m| token_options(&m)) {
         Ok(opts) => json_ok(&json!({"token": mint_token(&opts)})),

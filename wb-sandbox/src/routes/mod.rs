@@ -208,6 +208,10 @@ pub fn build(state: AppState) -> Router {
         )
         .merge(control::routes())
         .fallback(|| async { errors::path_not_found() })
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::service_auth::check,
+        ))
         .with_state(state)
 }
 
