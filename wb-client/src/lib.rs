@@ -35,8 +35,8 @@ pub use models::{
     AGGREGATE_WB_WAREHOUSE_ID, Card, CardSize, CardsCursor, CardsPage, RemainsRow,
     RemainsWarehouse, SellerStock, SellerWarehouse, WbStockRow,
 };
-pub use seller_report::SellerWarehouseStockRow;
 pub use policy::{Capability, Refusal, TokenPolicy};
+pub use seller_report::SellerWarehouseStockRow;
 pub use seller_stocks::SELLER_STOCKS_CHUNK;
 pub use token::{Category, TokenError, TokenFacts, TokenType};
 pub use wb_stocks::STOCKS_REPORT_PAGE_MAX;

@@ -134,7 +134,10 @@ pub async fn check(State(app): State<AppState>, req: Request, next: Next) -> Res
 pub fn control_routes() -> Router<AppState> {
     Router::new()
         .route("/__sandbox/service", post(set_service).get(get_service))
-        .route("/__sandbox/request-log", get(requests).delete(clear_requests))
+        .route(
+            "/__sandbox/request-log",
+            get(requests).delete(clear_requests),
+        )
 }
 
 /// `POST /__sandbox/service {"client_secrets": ["..."], "unpaid": true}`: either field may

@@ -67,6 +67,28 @@ fn calls() -> Vec<Call> {
         call("all cards (two pages)", &["all_cards"], |wb| {
             Box::pin(async move { wb.all_cards(1, None).await.map(drop) })
         }),
+        call("full listing (two pages)", &["full_listing"], |wb| {
+            Box::pin(async move { wb.full_listing(1, None).await.map(drop) })
+        }),
+        call(
+            "cards changed since a cursor",
+            &["cards_changed_since"],
+            |wb| {
+                Box::pin(async move {
+                    let since = CardsCursor {
+                        updated_at: "2026-11-01T10:00:00.123456Z".into(),
+                        nm_id: 12345678,
+                        total: 0,
+                    };
+                    wb.cards_changed_since(&since, 100).await.map(drop)
+                })
+            },
+        ),
+        call(
+            "seller-warehouses stock report",
+            &["all_seller_warehouse_stocks"],
+            |wb| Box::pin(async move { wb.all_seller_warehouse_stocks(250_000).await.map(drop) }),
+        ),
         call("stock report page", &["wb_warehouse_stocks"], |wb| {
             Box::pin(async move { wb.wb_warehouse_stocks(500_000, 250_000).await.map(drop) })
         }),

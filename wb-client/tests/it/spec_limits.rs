@@ -3,7 +3,7 @@
 //! we claim, and every limit row (personal, service, base with secret, base) is the one in
 //! its `description_limit` table, or a documented stricter reading.
 //!
-//! The files are WB's snapshot beside the repository (`../shared/wb-api/spec-2026-08-18`,
+//! The files are WB's snapshot copied into the repository (`wb-client/tests/wb-api/spec-2026-08-18`,
 //! or `WB_SPEC_DIR`). They are read line by line: WB writes them in one regular layout
 //! (two-space YAML, a Markdown table per method), which is all this test needs.
 
@@ -46,7 +46,7 @@ fn stricter_on_purpose(method: Method, row: LimitRow) -> Option<&'static str> {
 
 fn spec_dir() -> PathBuf {
     let dir = std::env::var_os("WB_SPEC_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/wb-api/spec-2026-08-18"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/wb-api/spec-2026-08-18"),
         PathBuf::from,
     );
     assert!(
