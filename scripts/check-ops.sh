@@ -341,6 +341,8 @@ live_run() {
   WB_SANDBOX_BIND="127.0.0.1:$(free_port)"
   export API_BIND WORKER_METRICS_BIND SCHEDULER_METRICS_BIND WB_SANDBOX_BIND
   export WB_BASE_URL="http://$WB_SANDBOX_BIND" WB_SANDBOX=true
+  # The sandbox is our catalog entry and mints personal tokens (as scripts/run.sh).
+  export WB_SERVICE_ID=7c0e7a52-5a3f-4d6b-9f1e-5b70c7d5a001 WB_ACCEPTED_TOKEN_TYPES=base,service,personal
   # The sandbox enforces WB's real limits and our own budget is off, so that a burst of
   # token checks below draws a 429 (a metric family appears only once it has a sample).
   export WB_SANDBOX_RATE_SCALE=1 WB_RATE_LIMIT_SCALE=0 WB_SANDBOX_DRAIN_SECS=0

@@ -182,6 +182,9 @@ start_system() {
   # the data must not move under it.
   export WB_BASE_URL="http://$WB_SANDBOX_BIND" WB_SANDBOX=true
   export WB_SANDBOX_RATE_SCALE=0 WB_RATE_LIMIT_SCALE=0 WB_SANDBOX_DRAIN_SECS=0
+  # The sandbox is our catalog entry, and mints personal tokens unless asked otherwise (as
+  # scripts/run.sh): the run connects such a token.
+  export WB_SERVICE_ID=7c0e7a52-5a3f-4d6b-9f1e-5b70c7d5a001 WB_ACCEPTED_TOKEN_TYPES=base,service,personal
   # One client address sends hundreds of sign-ups and sign-ins: the per-address throttle
   # (it has its own tests) would turn most of them into 429 and hide what they answer.
   export AUTH_RATE_LIMIT_BURST=100000 AUTH_RATE_LIMIT_PERIOD_MS=1
@@ -270,7 +273,8 @@ import os
 import schemathesis
 
 TOKEN_CODES = {"token_not_jwt", "token_expired", "token_type", "token_rejected",
-               "token_missing_categories", "token_test_not_allowed"}
+               "token_missing_categories", "token_test_not_allowed",
+               "token_type_not_accepted", "token_for_other_service"}
 # (operation, status) -> the problem codes a schema-valid request may be refused with.
 REFUSALS = {
     ("POST /api/v1/billing/webhook", 400): {"invalid_signature", "stale_signature"},

@@ -74,6 +74,11 @@ impl WbMetrics {
             "401 answers Wildberries attributed to our service secret (X-Client-Secret), by its position in WB_CLIENT_SECRETS",
             metrics.secret_rejected.clone(),
         );
+        // Both slots (the current secret and the next) from the start: an alert's rate()
+        // needs the series before its first increase, and the family is exported at once.
+        for slot in 0..2 {
+            metrics.secret_rejected.get_or_create(&SlotLabels { slot });
+        }
         registry.register(
             "wb_payment_required",
             "402 answers: Wildberries wants our service balance topped up",
