@@ -77,7 +77,7 @@ impl WbMetrics {
         // Both slots (the current secret and the next) from the start: an alert's rate()
         // needs the series before its first increase, and the family is exported at once.
         for slot in 0..2 {
-            metrics.secret_rejected.get_or_create(&SlotLabels { slot });
+            drop(metrics.secret_rejected.get_or_create(&SlotLabels { slot }));
         }
         registry.register(
             "wb_payment_required",
