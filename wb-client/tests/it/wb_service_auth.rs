@@ -208,7 +208,15 @@ async fn a_401_that_ping_confirms_stays_the_tokens() {
     let (client, registry) = wb_client(&server, &[CURRENT, NEXT]);
     let err = session(&client, 1).seller_warehouses().await.unwrap_err();
     assert_eq!(err, WbError::Unauthorized);
-    assert!(!metrics_text(&registry).contains("wb_client_secret_rejected_total{"));
+    let text = metrics_text(&registry);
+    for slot in ["0", "1"] {
+        assert!(
+            text.contains(&format!(
+                r#"wb_client_secret_rejected_total{{slot="{slot}"}} 0"#
+            )),
+            "{text}"
+        );
+    }
 
     // Without a secret there is nothing to attribute: no /ping is spent.
     let server = MockServer::start().await;
