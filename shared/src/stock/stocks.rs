@@ -98,6 +98,12 @@ pub async fn plan(
     Ok(plan)
 }
 
+/// The page statement's text (binds as `$1`, `$2`, …), for the benchmark that replays the
+/// api's exact SQL through `pgbench`.
+pub fn page_sql(filter: &Filter, sort: Sort, after: Option<&Key>, limit: u32) -> String {
+    page_query(filter, sort, after, limit).sql().to_string()
+}
+
 fn page_query(
     filter: &Filter,
     sort: Sort,
