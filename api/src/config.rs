@@ -22,6 +22,9 @@ pub struct ApiConfig {
     /// Cached answers one tenant may have per sync (distinct questions beyond it are served
     /// uncached), so one tenant cannot crowd the others out of Redis.
     pub cache_max_entries: u64,
+    /// Bytes of answers each api process keeps in its own memory in front of Redis (zero
+    /// turns that layer off).
+    pub cache_process_max_bytes: usize,
     pub bind: SocketAddr,
     pub public_base_url: String,
     pub jwt_secret: Secret<Vec<u8>>,
@@ -179,6 +182,7 @@ impl ApiConfig {
                 "CACHE_MAX_ENTRIES_PER_TENANT",
                 stock_tracker_shared::cache::DEFAULT_MAX_ENTRIES,
             )?,
+            cache_process_max_bytes: env.parse_or("CACHE_PROCESS_MAX_BYTES", 64 << 20)?,
             common,
             credentials_keys: CredentialKeys::from_env(env)?,
         })

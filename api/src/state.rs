@@ -6,12 +6,14 @@ use crate::auth::throttle::LoginThrottle;
 use crate::config::ApiConfig;
 use crate::http::app_metrics::AppMetrics;
 use crate::http::client_ip::ClientIpResolver;
+use crate::http::invalidations;
 use crate::http::metrics::HttpMetrics;
+use crate::http::process_cache::ProcessCache;
 use prometheus_client::registry::Registry;
 use sqlx::PgPool;
 use std::sync::Arc;
 use stock_tracker_shared::billing::usage::UsageCounter;
-use stock_tracker_shared::cache::TenantCache;
+use stock_tracker_shared::cache::{TenantCache, invalidations_channel};
 use stock_tracker_shared::kv::{self, Redis};
 use stock_tracker_shared::tenancy::pool;
 use stock_tracker_shared::vault::Vault;
@@ -34,6 +36,8 @@ pub struct AppState {
     pub vault: Vault,
     pub wb: WbClient,
     pub cache: TenantCache,
+    /// This process's layer in front of `cache` and `roles` (see `http::process_cache`).
+    pub process_cache: Arc<ProcessCache>,
     pub roles: Arc<RoleCache>,
     pub app_metrics: Arc<AppMetrics>,
     /// None without Stripe settings: billing endpoints that need Stripe answer 503.
@@ -67,7 +71,17 @@ impl AppState {
         wb_config.max_retries = wb_config.max_retries.min(1);
         let wb = WbClient::new(wb_config, redis.clone(), prefix)?
             .with_metrics(WbMetrics::register(&mut registry));
+        let process_cache = Arc::new(ProcessCache::new(
+            config.cache_process_max_bytes,
+            usize::try_from(config.cache_max_entries).unwrap_or(usize::MAX),
+        ));
+        invalidations::listen(
+            redis::Client::open(config.common.redis_url.expose().as_str())?,
+            invalidations_channel(prefix),
+            process_cache.clone(),
+        );
         Ok(Self {
+            process_cache,
             vault: Vault::new(config.credentials_keys.clone()),
             wb,
             cache: TenantCache::new(redis.clone(), prefix, config.cache_ttl)

@@ -4,8 +4,11 @@
 //! a sync completes is one `INCR` (old entries simply age out). A lookup is one round trip
 //! (a Lua script reads the version and the entry together). Any Redis failure is a miss:
 //! reads then come from PostgreSQL.
+//!
+//! Invalidations are also published (see [`Invalidation`]), for the api processes' own
+//! in-process layer in front of this one.
 
-use crate::ids::TenantId;
+use crate::ids::{TenantId, UserId};
 use crate::kv::Redis;
 use std::time::Duration;
 
@@ -28,6 +31,54 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 ";
 
+/// Bumps the tenant's cache version and tells every api process, in one round trip.
+const INVALIDATE: &str = r"
+redis.call('INCR', KEYS[1])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return 1
+";
+
+/// The channel invalidations are published on, under the deployment's key prefix.
+pub fn invalidations_channel(prefix: &str) -> String {
+    format!("{prefix}invalidations")
+}
+
+/// What an invalidation message says changed: all cached reads of a tenant (a sync
+/// completed), or one member's role (a removal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invalidation {
+    Cache(TenantId),
+    Role(TenantId, UserId),
+}
+
+impl Invalidation {
+    pub fn message(&self) -> String {
+        match self {
+            Self::Cache(t) => format!("cache {t}"),
+            Self::Role(t, u) => format!("role {t} {u}"),
+        }
+    }
+
+    /// `None` for a message this version does not know.
+    pub fn parse(message: &str) -> Option<Self> {
+        let mut words = message.split(' ');
+        let what = words.next()?;
+        let tenant = TenantId(words.next()?.parse().ok()?);
+        let found = match what {
+            "cache" => Self::Cache(tenant),
+            "role" => Self::Role(tenant, UserId(words.next()?.parse().ok()?)),
+            _ => return None,
+        };
+        words.next().is_none().then_some(found)
+    }
+
+    pub fn tenant(&self) -> TenantId {
+        match self {
+            Self::Cache(t) | Self::Role(t, _) => *t,
+        }
+    }
+}
+
 /// Entries one tenant may have per cache version unless configured otherwise.
 pub const DEFAULT_MAX_ENTRIES: u64 = 1_000;
 
@@ -39,6 +90,7 @@ pub struct TenantCache {
     max_entries: u64,
     lookup: redis::Script,
     store: redis::Script,
+    invalidate: redis::Script,
 }
 
 /// Where a computed answer goes: its key and the tenant's entry count for that version.
@@ -68,6 +120,7 @@ impl TenantCache {
             max_entries: DEFAULT_MAX_ENTRIES,
             lookup: redis::Script::new(LOOKUP),
             store: redis::Script::new(STORE),
+            invalidate: redis::Script::new(INVALIDATE),
         }
     }
 
@@ -137,16 +190,43 @@ impl TenantCache {
         }
     }
 
-    /// Drops every cached read of the tenant (after a sync, or a change of credentials).
+    /// Drops every cached read of the tenant (after a sync, or a change of credentials),
+    /// here and in every api process's own layer.
     pub async fn invalidate(&self, tenant: TenantId) {
         let mut conn = self.redis.clone();
-        let result: redis::RedisResult<i64> = redis::cmd("INCR")
-            .arg(self.version_key(tenant))
-            .query_async(&mut conn)
+        let result: redis::RedisResult<i64> = self
+            .invalidate
+            .key(self.version_key(tenant))
+            .arg(invalidations_channel(&self.prefix))
+            .arg(Invalidation::Cache(tenant).message())
+            .invoke_async(&mut conn)
             .await;
         if let Err(e) = result {
             // Entries then live out their TTL; reads are at most that stale.
             tracing::warn!(error = %e, %tenant, "cache invalidation failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalidation_messages_read_back_and_unknown_ones_are_none() {
+        let (t, u) = (TenantId::new(), UserId::new());
+        for inv in [Invalidation::Cache(t), Invalidation::Role(t, u)] {
+            assert_eq!(Invalidation::parse(&inv.message()), Some(inv));
+        }
+        for bad in [
+            "",
+            "cache",
+            "cache nope",
+            &format!("purge {t}"),
+            &format!("role {t}"),
+            &format!("cache {t} extra"),
+        ] {
+            assert_eq!(Invalidation::parse(bad), None, "{bad}");
         }
     }
 }

@@ -224,21 +224,36 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Auth, ApiEr
         .access
         .verify(&token)
         .ok_or_else(|| ApiError::unauthorized("The access token is invalid or expired."))?;
-    let role = match state.roles.get(claims.tid, claims.sub).await {
-        Some(role) => role,
-        None => {
-            let read = role_cache::read(&state.db, claims.tid, claims.sub)
-                .await?
-                .ok_or_else(|| ApiError::unauthorized("This account is no longer a member."))?;
-            state.roles.put(claims.tid, claims.sub, read).await;
-            read.role.role
-        }
-    };
+    let role = role_of(state, claims.tid, claims.sub).await?;
     Ok(Auth {
         principal: Principal::User(claims.sub),
         tenant: claims.tid,
         role,
     })
+}
+
+/// A member's role: from this process's layer, else Redis, else PostgreSQL (each keeps
+/// what it found in the layers before it). The process layer makes the role check of a
+/// repeated caller free of round trips.
+async fn role_of(state: &AppState, tenant: TenantId, user: UserId) -> Result<Role, ApiError> {
+    let ticket = state.process_cache.ticket(tenant);
+    if let Some(role) = ticket.and_then(|t| state.process_cache.role(t, tenant, user)) {
+        return Ok(role);
+    }
+    let (role, left) = match state.roles.get(tenant, user).await {
+        Some(found) => found,
+        None => {
+            let read = role_cache::read(&state.db, tenant, user)
+                .await?
+                .ok_or_else(|| ApiError::unauthorized("This account is no longer a member."))?;
+            state.roles.put(tenant, user, read).await;
+            (read.role.role, role_cache::TTL)
+        }
+    };
+    if let Some(t) = ticket {
+        state.process_cache.keep_role(t, tenant, user, role, left);
+    }
+    Ok(role)
 }
 
 /// An API key: looked up inside the tenant it names, then counted against the tenant's

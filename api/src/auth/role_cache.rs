@@ -40,6 +40,7 @@ use chrono::{DateTime, Utc};
 use std::time::Duration;
 use stock_tracker_shared::accounts::Role;
 use stock_tracker_shared::accounts::memberships::{self, VersionedRole};
+use stock_tracker_shared::cache::{Invalidation, invalidations_channel};
 use stock_tracker_shared::ids::{TenantId, UserId};
 use stock_tracker_shared::kv::Redis;
 use stock_tracker_shared::tenancy::{self, Scope};
@@ -82,7 +83,7 @@ pub async fn read(
     let read_at = Utc::now();
     let mut tx = tenancy::begin(db, Scope::tenant(tenant)).await?;
     let role = memberships::versioned_role_of(&mut tx, user).await?;
-    tx.commit().await?;
+    tenancy::end_read(tx);
     Ok(role.map(|role| RoleRead { role, read_at }))
 }
 
@@ -124,14 +125,15 @@ impl Entries {
         format!("{body}|{mac}")
     }
 
-    /// The role an entry states, if it is a signed, unexpired role entry for this member.
+    /// The role an entry states and the time it has left, if it is a signed, unexpired
+    /// role entry for this member.
     fn decode(
         &self,
         tenant: TenantId,
         user: UserId,
         entry: &str,
         now: DateTime<Utc>,
-    ) -> Option<Role> {
+    ) -> Option<(Role, Duration)> {
         let (body, mac) = entry.rsplit_once('|')?;
         let mac = hex::decode(mac).ok()?;
         hmac::verify(
@@ -142,10 +144,14 @@ impl Entries {
         .ok()?;
         let mut fields = body.split('|');
         let (_version, role, exp) = (fields.next()?, fields.next()?, fields.next()?);
-        if exp.parse::<i64>().ok()? <= now.timestamp_millis() {
+        let left = exp.parse::<i64>().ok()? - now.timestamp_millis();
+        if left <= 0 {
             return None;
         }
-        role.parse().ok()
+        Some((
+            role.parse().ok()?,
+            Duration::from_millis(left.unsigned_abs()),
+        ))
     }
 }
 
@@ -164,9 +170,9 @@ impl RoleCache {
         format!("{}role:{tenant}:{user}", self.prefix)
     }
 
-    /// The cached role; `None` (read PostgreSQL) when there is none, it is a tombstone, it
-    /// fails verification or Redis is unavailable.
-    pub async fn get(&self, tenant: TenantId, user: UserId) -> Option<Role> {
+    /// The cached role and the time its entry has left; `None` (read PostgreSQL) when there
+    /// is none, it is a tombstone, it fails verification or Redis is unavailable.
+    pub async fn get(&self, tenant: TenantId, user: UserId) -> Option<(Role, Duration)> {
         let mut conn = self.redis.clone();
         let cached: redis::RedisResult<Option<String>> = redis::cmd("GET")
             .arg(self.entry_key(tenant, user))
@@ -200,13 +206,25 @@ impl RoleCache {
     }
 
     /// After a removal has committed: a tombstone with the removal's `version`, so no role
-    /// read before it can be cached again.
+    /// read before it can be cached again, and a message that drops the role from every api
+    /// process's own layer.
     pub async fn forget(&self, tenant: TenantId, user: UserId, version: i64) {
         let ttl = i64::try_from(TOMBSTONE_TTL.as_millis()).unwrap_or(i64::MAX);
         let exp = Utc::now().timestamp_millis().saturating_add(ttl);
         let entry = self.entries.encode(tenant, user, version, GONE, exp);
         if !self.write(tenant, user, version, &entry, ttl).await {
             tracing::warn!(%tenant, %user, "role cache tombstone not written; a stale entry expires within a minute");
+        }
+        let mut conn = self.redis.clone();
+        let published: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+            .arg(invalidations_channel(&self.prefix))
+            .arg(Invalidation::Role(tenant, user).message())
+            .query_async(&mut conn)
+            .await;
+        if let Err(e) = published {
+            // Api processes whose subscription is live got nothing; theirs expires with
+            // the Redis entry it came from (at most a minute), as a stale Redis entry would.
+            tracing::warn!(error = %e, %tenant, %user, "role removal not published");
         }
     }
 
@@ -246,7 +264,10 @@ mod tests {
         let now = Utc::now();
         let exp = now.timestamp_millis() + 1_000;
         let entry = c.encode(t, u, 7, "admin", exp);
-        assert_eq!(c.decode(t, u, &entry, now), Some(Role::Admin));
+        assert_eq!(
+            c.decode(t, u, &entry, now),
+            Some((Role::Admin, Duration::from_secs(1)))
+        );
         // Another member, another tenant, a changed role or version, an expired entry.
         assert_eq!(c.decode(t, other, &entry, now), None);
         assert_eq!(c.decode(TenantId::new(), u, &entry, now), None);

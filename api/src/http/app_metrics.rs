@@ -9,6 +9,17 @@ use prometheus_client::registry::Registry;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CacheLabels {
     result: &'static str,
+    /// Where a hit came from: `process` (this api's own layer) or `redis`; `none` for a miss.
+    layer: &'static str,
+}
+
+/// Where a cached read was answered from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheLayer {
+    Process,
+    Redis,
+    /// Neither: computed from PostgreSQL.
+    Miss,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -30,7 +41,7 @@ impl AppMetrics {
         };
         registry.register(
             "cache_lookups",
-            "Cached tenant reads by result (hit, miss)",
+            "Cached tenant reads by result (hit, miss) and the layer that answered (process, redis, none)",
             m.cache_lookups.clone(),
         );
         registry.register(
@@ -41,10 +52,14 @@ impl AppMetrics {
         m
     }
 
-    pub fn cache_lookup(&self, hit: bool) {
-        let result = if hit { "hit" } else { "miss" };
+    pub fn cache_lookup(&self, layer: CacheLayer) {
+        let (result, layer) = match layer {
+            CacheLayer::Process => ("hit", "process"),
+            CacheLayer::Redis => ("hit", "redis"),
+            CacheLayer::Miss => ("miss", "none"),
+        };
         self.cache_lookups
-            .get_or_create(&CacheLabels { result })
+            .get_or_create(&CacheLabels { result, layer })
             .inc();
     }
 

@@ -1,11 +1,15 @@
 //! Cached tenant reads. Each answer carries `X-Cache` (HIT or MISS), `X-Cache-TTL` (seconds
 //! left), `Cache-Control` to match, and `X-Data-Synced-At`, the time of the sync the data
-//! comes from. With Redis down every read is a MISS served from PostgreSQL.
+//! comes from. With Redis down every read is a MISS served from PostgreSQL (the process's
+//! own layer goes dark with the Redis subscription that keeps it honest).
 
 use crate::error::ApiResult;
+use crate::http::app_metrics::CacheLayer;
+use crate::http::process_cache::Answer;
 use crate::state::AppState;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use bytes::{Buf, Bytes};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use std::time::Duration;
@@ -16,8 +20,10 @@ pub static X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 pub static X_CACHE_TTL: HeaderName = HeaderName::from_static("x-cache-ttl");
 pub static X_DATA_SYNCED_AT: HeaderName = HeaderName::from_static("x-data-synced-at");
 
-/// Answers from the cache, or computes, stores and answers. `name` must identify the
-/// request completely (route and normalised parameters).
+/// Answers from this process's layer, else Redis, else computes; each layer keeps what the
+/// one behind it answered. `name` must identify the request completely (route and
+/// normalised parameters). The answer is serialised once; the process layer holds those
+/// bytes and Redis gets a copy, written after the answer has gone out.
 pub async fn cached<T, F>(
     state: &AppState,
     tenant: TenantId,
@@ -28,40 +34,77 @@ where
     T: Serialize,
     F: Future<Output = ApiResult<(T, Option<DateTime<Utc>>)>>,
 {
+    let ttl = state.cache.ttl();
+    // Taken before any lookup, so an invalidation that comes while this request is
+    // answered refuses what it would keep (see `process_cache`).
+    let ticket = if ttl.is_zero() {
+        None
+    } else {
+        state.process_cache.ticket(tenant)
+    };
+    if let Some(t) = ticket
+        && let Some((answer, left)) = state.process_cache.answer(t, tenant, name)
+    {
+        state.app_metrics.cache_lookup(CacheLayer::Process);
+        return Ok(respond(answer, true, left));
+    }
     let store_key = match state.cache.get(tenant, name).await {
         Lookup::Hit { value, ttl_left } => {
-            state.app_metrics.cache_lookup(true);
-            return Ok(from_stored(&value, ttl_left));
+            state.app_metrics.cache_lookup(CacheLayer::Redis);
+            let answer = from_stored(value);
+            if let Some(t) = ticket {
+                state
+                    .process_cache
+                    .keep_answer(t, tenant, name, answer.clone(), ttl_left);
+            }
+            return Ok(respond(answer, true, ttl_left));
         }
         Lookup::Miss { store_key } => {
-            state.app_metrics.cache_lookup(false);
+            state.app_metrics.cache_lookup(CacheLayer::Miss);
             store_key
         }
     };
     let (body, synced_at) = compute.await?;
-    let body = serde_json::to_vec(&body).map_err(anyhow::Error::from)?;
+    let body = Bytes::from(serde_json::to_vec(&body).map_err(anyhow::Error::from)?);
     let synced = synced_at.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true));
-    if let Some(key) = store_key {
-        let mut stored = synced.clone().unwrap_or_default().into_bytes();
-        stored.push(b'\n');
-        stored.extend_from_slice(&body);
-        state.cache.put(&key, &stored).await;
+    let answer = Answer {
+        body,
+        synced_at: synced
+            .as_deref()
+            .and_then(|s| HeaderValue::from_str(s).ok()),
+    };
+    if let Some(t) = ticket {
+        state
+            .process_cache
+            .keep_answer(t, tenant, name, answer.clone(), ttl);
     }
-    Ok(respond(body, synced.as_deref(), false, state.cache.ttl()))
+    if let Some(key) = store_key {
+        let mut stored = synced.unwrap_or_default().into_bytes();
+        stored.push(b'\n');
+        stored.extend_from_slice(&answer.body);
+        let cache = state.cache.clone();
+        tokio::spawn(async move { cache.put(&key, &stored).await });
+    }
+    Ok(respond(answer, false, ttl))
 }
 
-fn from_stored(value: &[u8], ttl_left: Duration) -> Response {
-    let split = value.iter().position(|b| *b == b'\n').unwrap_or(0);
-    let synced = std::str::from_utf8(&value[..split])
-        .ok()
-        .filter(|s| !s.is_empty());
-    let body = value.get(split + 1..).unwrap_or_default().to_vec();
-    respond(body, synced, true, ttl_left)
+/// A Redis entry: the sync time, a newline, the body.
+fn from_stored(value: Vec<u8>) -> Answer {
+    let mut body = Bytes::from(value);
+    let split = body.iter().position(|b| *b == b'\n').unwrap_or(0);
+    let head = body.split_to(split);
+    if !body.is_empty() {
+        body.advance(1);
+    }
+    let synced_at = (!head.is_empty())
+        .then(|| HeaderValue::from_maybe_shared(head).ok())
+        .flatten();
+    Answer { body, synced_at }
 }
 
-fn respond(body: Vec<u8>, synced_at: Option<&str>, hit: bool, ttl: Duration) -> Response {
+fn respond(answer: Answer, hit: bool, ttl: Duration) -> Response {
     let secs = ttl.as_secs();
-    let mut response = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+    let mut response = ([(header::CONTENT_TYPE, "application/json")], answer.body).into_response();
     let h = response.headers_mut();
     h.insert(
         X_CACHE.clone(),
@@ -72,7 +115,7 @@ fn respond(body: Vec<u8>, synced_at: Option<&str>, hit: bool, ttl: Duration) -> 
     if let Ok(v) = HeaderValue::from_str(&format!("private, max-age={secs}")) {
         h.insert(header::CACHE_CONTROL, v);
     }
-    if let Some(v) = synced_at.and_then(|s| HeaderValue::from_str(s).ok()) {
+    if let Some(v) = answer.synced_at {
         h.insert(X_DATA_SYNCED_AT.clone(), v);
     }
     response

@@ -166,6 +166,8 @@ pub async fn remove_member(
     };
     tx.commit().await?;
     state.roles.forget(auth.tenant, target, version).await;
+    // This process drops the role at once; the others when `forget`'s message reaches them.
+    state.process_cache.invalidate(auth.tenant);
     Ok(Json(removed))
 }
 

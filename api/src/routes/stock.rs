@@ -24,6 +24,19 @@ async fn synced_at(tx: &mut Tx) -> sqlx::Result<Option<DateTime<Utc>>> {
         .and_then(|r| r.finished_at))
 }
 
+/// The sync time a page's rows carry (its statement reads it), or, for an empty page,
+/// asked separately.
+async fn page_synced_at<T>(
+    tx: &mut Tx,
+    rows: &[T],
+    carried: impl Fn(&T) -> Option<DateTime<Utc>>,
+) -> sqlx::Result<Option<DateTime<Utc>>> {
+    match rows.first() {
+        Some(row) => Ok(carried(row)),
+        None => synced_at(tx).await,
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ProductsQuery {
@@ -63,8 +76,8 @@ pub async fn list_products(
     cached(&state, auth.tenant, &name, async {
         let mut tx = tenancy::begin(&state.db, auth.scope().walking_indexes()).await?;
         let rows = products::page(&mut tx, search, after, limit + 1).await?;
-        let at = synced_at(&mut tx).await?;
-        tx.commit().await?;
+        let at = page_synced_at(&mut tx, &rows, |p| p.synced_at).await?;
+        tenancy::end_read(tx);
         let page = Page::from_rows(rows, limit, |p| p.nm_id, |p| p);
         Ok((page, at))
     })
@@ -127,7 +140,7 @@ pub async fn get_product(
         let sizes = products::sizes(&mut tx, nm_id).await?;
         let stock = products::stock(&mut tx, nm_id).await?;
         let at = synced_at(&mut tx).await?;
-        tx.commit().await?;
+        tenancy::end_read(tx);
         let sizes: Vec<SizeView> = sizes
             .into_iter()
             .map(|z| {
@@ -225,7 +238,7 @@ pub async fn stock_history(
         }
         let rows = history::page(&mut tx, nm_id, q.from, q.to, after, limit + 1).await?;
         let at = synced_at(&mut tx).await?;
-        tx.commit().await?;
+        tenancy::end_read(tx);
         let page = Page::from_rows(
             rows,
             limit,
@@ -318,8 +331,8 @@ pub async fn list_stocks(
     cached(&state, auth.tenant, &name, async {
         let mut tx = tenancy::begin(&state.db, auth.scope().walking_indexes()).await?;
         let rows = stocks::page(&mut tx, &filter, sort, after.as_ref(), limit + 1).await?;
-        let at = synced_at(&mut tx).await?;
-        tx.commit().await?;
+        let at = page_synced_at(&mut tx, &rows, |r| r.synced_at).await?;
+        tenancy::end_read(tx);
         let page = Page::from_rows(rows, limit, |r| r.key(), |r| r);
         Ok((page, at))
     })
@@ -343,7 +356,7 @@ pub async fn list_warehouses(State(state): State<AppState>, auth: Auth) -> ApiRe
         let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
         let rows = warehouses::all(&mut tx).await?;
         let at = synced_at(&mut tx).await?;
-        tx.commit().await?;
+        tenancy::end_read(tx);
         Ok((ListOf { items: rows }, at))
     })
     .await
@@ -361,7 +374,7 @@ pub async fn list_sizes(State(state): State<AppState>, auth: Auth) -> ApiResult<
         let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
         let rows = warehouses::size_names(&mut tx).await?;
         let at = synced_at(&mut tx).await?;
-        tx.commit().await?;
+        tenancy::end_read(tx);
         Ok((ListOf { items: rows }, at))
     })
     .await

@@ -8,6 +8,14 @@ pub mod warehouses;
 
 use serde::{Deserialize, Serialize};
 
+/// When the tenant's last successful sync finished, as a column of a page's own statement:
+/// an uncorrelated subquery, evaluated once per statement from `sync_runs_success_idx`.
+/// Every answer carries this time, and asking for it separately would cost each uncached
+/// read another round trip. `products::page` spells the same text (a checked literal cannot
+/// include a constant).
+pub const SYNCED_AT: &str = "(select max(r.finished_at) from sync_runs r
+      where r.tenant_id = app_current_tenant() and r.status = 'succeeded')";
+
 /// Text a seller searches for: trimmed, at most [`SearchText::MAX_LEN`] characters. Bounded
 /// because every distinct search is a query plan's work and a cache entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,6 +15,9 @@ pub struct ProductSummary {
     /// Total quantity over all warehouses.
     pub quantity: i64,
     pub updated_at: DateTime<Utc>,
+    /// When the tenant's last successful sync finished (`super::SYNCED_AT`).
+    #[serde(skip)]
+    pub synced_at: Option<DateTime<Utc>>,
 }
 
 /// Products by nm_id, optionally matching `search` in vendor code, title or brand
@@ -32,7 +35,10 @@ pub async fn page(
                   (select count(*) from sizes z where z.nm_id = p.nm_id) as "sizes!",
                   coalesce((select sum(s.quantity) from stocks s where s.nm_id = p.nm_id), 0)::bigint
                       as "quantity!",
-                  p.updated_at
+                  p.updated_at,
+                  (select max(r.finished_at) from sync_runs r
+                    where r.tenant_id = app_current_tenant() and r.status = 'succeeded')
+                      as synced_at -- super::SYNCED_AT
              from products p
             where ($1::bigint is null or p.nm_id > $1)
               and ($2::text is null

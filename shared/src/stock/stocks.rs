@@ -58,6 +58,10 @@ pub struct StockLine {
     pub in_way_to_client: i64,
     pub in_way_from_client: i64,
     pub updated_at: DateTime<Utc>,
+    /// When the tenant's last successful sync finished: the same on every row, read in the
+    /// page's own statement so a page costs one query (see [`SYNCED_AT`]).
+    #[serde(skip)]
+    pub synced_at: Option<DateTime<Utc>>,
 }
 
 impl StockLine {
@@ -101,7 +105,10 @@ pub async fn plan(
 /// The page statement's text (binds as `$1`, `$2`, …), for the benchmark that replays the
 /// api's exact SQL through `pgbench`.
 pub fn page_sql(filter: &Filter, sort: Sort, after: Option<&Key>, limit: u32) -> String {
-    page_query(filter, sort, after, limit).sql().to_string()
+    page_query(filter, sort, after, limit)
+        .sql()
+        .as_str()
+        .to_string()
 }
 
 fn page_query(
@@ -134,7 +141,11 @@ fn push_page(
     q.push(
         "select s.nm_id, s.chrt_id, p.vendor_code, p.title, p.brand, z.tech_size, z.barcodes,
                 s.kind, s.warehouse_id, w.name as warehouse_name, s.quantity,
-                s.in_way_to_client, s.in_way_from_client, s.updated_at
+                s.in_way_to_client, s.in_way_from_client, s.updated_at, ",
+    );
+    q.push(super::SYNCED_AT);
+    q.push(
+        " as synced_at
            from (select * from stocks s
                   where s.tenant_id = app_current_tenant()",
     );

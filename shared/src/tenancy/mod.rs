@@ -10,4 +10,4 @@ pub mod migrate;
 pub mod pool;
 mod scope;
 
-pub use scope::{Scope, Tx, begin, rescope};
+pub use scope::{Scope, Tx, begin, end_read, rescope};

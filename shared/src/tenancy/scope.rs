@@ -66,11 +66,37 @@ impl Scope {
     }
 }
 
-/// Opens a transaction and sets its scope before any query runs.
+/// Opens a transaction and sets its scope before any query runs, in one round trip: the
+/// `BEGIN` and the settings go to PostgreSQL as one simple-protocol message. Only values
+/// that cannot carry quotes are spelled into that statement (ids are UUIDs, the planner
+/// flag is fixed text); a scope with a login email, which is user input, sets it through a
+/// bound parameter in a second round trip (sign-in and invitations only).
 pub async fn begin(pool: &PgPool, scope: Scope) -> sqlx::Result<Tx> {
-    let mut tx = pool.begin().await?;
-    rescope(&mut tx, scope).await?;
-    Ok(tx)
+    if scope.login_email.is_some() {
+        let mut tx = pool.begin().await?;
+        rescope(&mut tx, scope).await?;
+        return Ok(tx);
+    }
+    let planner = if scope.walks_indexes {
+        ", set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true)"
+    } else {
+        ""
+    };
+    let statement = format!(
+        "begin; select set_config('app.tenant_id', '{}', true), \
+         set_config('app.user_id', '{}', true), set_config('app.login_email', '', true){planner}",
+        scope.tenant.map(|t| t.to_string()).unwrap_or_default(),
+        scope.user.map(|u| u.to_string()).unwrap_or_default(),
+    );
+    pool.begin_with(sqlx::AssertSqlSafe(statement)).await
+}
+
+/// Ends a transaction that only read: it is dropped instead of committed, which saves the
+/// request a round trip. sqlx queues the `ROLLBACK` on the connection, and the pool sends
+/// it while taking the connection back, after the answer has gone. (A read-only
+/// transaction's commit and rollback have the same effect.)
+pub fn end_read(tx: Tx) {
+    drop(tx);
 }
 
 /// Replaces the scope of an open transaction, for the few flows that learn who they act
