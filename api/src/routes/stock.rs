@@ -353,7 +353,7 @@ pub struct ListOf<T> {
 )]
 pub async fn list_warehouses(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
     cached(&state, auth.tenant, "warehouses", async {
-        let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+        let mut tx = tenancy::begin(&state.db, auth.scope().walking_indexes()).await?;
         let rows = warehouses::all(&mut tx).await?;
         let at = synced_at(&mut tx).await?;
         tenancy::end_read(tx);
@@ -371,7 +371,7 @@ pub async fn list_warehouses(State(state): State<AppState>, auth: Auth) -> ApiRe
 )]
 pub async fn list_sizes(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
     cached(&state, auth.tenant, "sizes", async {
-        let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
+        let mut tx = tenancy::begin(&state.db, auth.scope().walking_indexes()).await?;
         let rows = warehouses::size_names(&mut tx).await?;
         let at = synced_at(&mut tx).await?;
         tenancy::end_read(tx);

@@ -4,6 +4,7 @@
 pub mod history;
 pub mod products;
 pub mod stocks;
+pub mod totals;
 pub mod warehouses;
 
 use serde::{Deserialize, Serialize};

@@ -16,16 +16,14 @@ pub struct Warehouse {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The tenant's warehouses with their stock totals (kept by the sync: `super::totals`).
 pub async fn all(tx: &mut Tx) -> sqlx::Result<Vec<Warehouse>> {
     sqlx::query_as!(
         Warehouse,
-        r#"select w.kind as "kind: WarehouseKind", w.warehouse_id, w.name, w.region,
-                  w.is_aggregate, count(s.chrt_id) as "stock_rows!",
-                  coalesce(sum(s.quantity), 0)::bigint as "quantity!", w.updated_at
-             from warehouses w
-             left join stocks s using (tenant_id, kind, warehouse_id)
-            group by w.tenant_id, w.kind, w.warehouse_id
-            order by w.kind, w.warehouse_id"#
+        r#"select kind as "kind: WarehouseKind", warehouse_id, name, region, is_aggregate,
+                  stock_rows, quantity, updated_at
+             from warehouses
+            order by kind, warehouse_id"#
     )
     .fetch_all(&mut **tx)
     .await
@@ -45,13 +43,7 @@ pub struct SizeName {
 pub async fn size_names(tx: &mut Tx) -> sqlx::Result<Vec<SizeName>> {
     sqlx::query_as!(
         SizeName,
-        r#"select z.tech_size, count(distinct z.nm_id) as "products!", count(*) as "variants!",
-                  coalesce(sum(q.quantity), 0)::bigint as "quantity!"
-             from sizes z
-             left join (select chrt_id, sum(quantity) as quantity from stocks group by chrt_id) q
-                    using (chrt_id)
-            group by z.tech_size
-            order by z.tech_size"#
+        "select tech_size, products, variants, quantity from size_totals order by tech_size"
     )
     .fetch_all(&mut **tx)
     .await

@@ -168,6 +168,11 @@ impl Syncer {
             chrono::Utc::now(),
         )
         .await?;
+        // The list endpoints' totals follow the rows they sum; a sync that changed neither
+        // cards nor stock leaves them as they are (and costs nothing here).
+        if applied.stock_changes > 0 || applied.cards_listed > 0 {
+            crate::stock::totals::refresh(&mut tx).await?;
+        }
         let mut notes = Vec::new();
         if applied.truncated {
             notes.push(format!(

@@ -111,6 +111,21 @@ async fn list_endpoints_answer_fast_on_a_never_analysed_large_tenant() {
         let took = asked.elapsed();
         assert_eq!(answer.status, StatusCode::OK, "{path}: {answer:#?}");
         println!("{path}: {} ms", took.as_millis());
+        // The totals these two read are kept by the sync; they must still be right.
+        let items = answer.body["items"].as_array().cloned().unwrap_or_default();
+        if path == "/api/v1/sizes" {
+            assert_eq!(items.len(), 5, "{answer:#?}");
+            for size in &items {
+                assert_eq!(size["products"], SHAPE.products, "{size}");
+                assert_eq!(size["variants"], SHAPE.products, "{size}");
+            }
+        }
+        if path == "/api/v1/warehouses" {
+            assert_eq!(items.len(), 5, "{answer:#?}");
+            for w in &items {
+                assert_eq!(w["stock_rows"], SHAPE.products * SHAPE.sizes, "{w}");
+            }
+        }
         // Generous, for a loaded machine: the plans above are the real check. Before, the
         // first pages took 2 to 4 s here (and 86 s in the measurement).
         if took > Duration::from_millis(1_500) {
