@@ -22,6 +22,8 @@ pub const JOBS_DEFINER_FUNCTIONS: &[&str] = &[
     "count_active_tenants(timestamptz)",
     // worker: retention, token warnings, billing reconciliation
     "purge_old_data(timestamptz, integer, integer)",
+    // worker: statistics after a sync that wrote many rows (issue 13)
+    "analyze_synced_tables()",
     "record_token_expiry_warnings(timestamptz)",
     "billing_linked_tenants()",
 ];

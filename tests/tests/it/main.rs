@@ -22,6 +22,7 @@ mod http_conventions;
 mod input_problems;
 mod job_reliability;
 mod key_rotation;
+mod planner_stats;
 mod read_plans;
 mod role_cache;
 mod scheduler;
