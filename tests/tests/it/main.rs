@@ -18,6 +18,7 @@ mod cache_bounds;
 mod credentials;
 mod database_limits;
 mod definer_functions;
+mod history_partitions;
 mod http_conventions;
 mod input_problems;
 mod job_reliability;
