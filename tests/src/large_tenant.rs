@@ -28,7 +28,20 @@ impl Shape {
 /// that nothing analyses them behind the test's back. Product `nm_id`s are 1..=products,
 /// `chrt_id` = nm_id * 100 + size, tech sizes `S1`..`Sn`, vendor codes `VC-<nm_id>`.
 pub async fn load_unanalysed(owner: &PgPool, tenant: Uuid, shape: Shape) {
-    for table in ["products", "sizes", "warehouses", "stocks", "stock_history"] {
+    // stock_history is partitioned: the setting belongs on each partition (a partitioned
+    // table has no storage of its own).
+    let history_partitions: Vec<String> = sqlx::query_scalar(
+        "select inhrelid::regclass::text from pg_inherits
+          where inhparent = 'stock_history'::regclass",
+    )
+    .fetch_all(owner)
+    .await
+    .unwrap();
+    let tables = ["products", "sizes", "warehouses", "stocks"]
+        .into_iter()
+        .map(str::to_string)
+        .chain(history_partitions);
+    for table in tables {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "alter table {table} set (autovacuum_enabled = false)"
         )))

@@ -87,10 +87,12 @@ impl Maintenance {
                 }
             }
             MaintenanceJob::Retention { retention, .. } => {
+                // Partitions ahead first: they matter more than dropping old ones.
+                let partitions = housekeeping::prepare_history_partitions(&self.db, now).await?;
                 let (runs, history) =
                     housekeeping::purge(&self.db, now, retention.run_days, retention.history_days)
                         .await?;
-                Ok(json!({"runs": runs, "history": history}))
+                Ok(json!({"runs": runs, "history": history, "partitions_created": partitions}))
             }
             MaintenanceJob::TokenExpiry { .. } => {
                 let events = housekeeping::warn_expiring_tokens(&self.db, now).await?;

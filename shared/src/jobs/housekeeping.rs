@@ -13,8 +13,27 @@ pub async fn warn_expiring_tokens(db: &PgPool, now: DateTime<Utc>) -> sqlx::Resu
     .await
 }
 
-/// Deletes finished runs older than `run_days` and history older than `history_days`;
-/// returns how many of each.
+/// Months of stock history partitions kept ready beyond the current one. The retention job
+/// runs every hour, so two months leave ample time for it to be down before an insert would
+/// fall into the default partition (which works too, just less tidily).
+pub const HISTORY_MONTHS_AHEAD: i32 = 2;
+
+/// Creates the monthly `stock_history` partitions for the month of `now` and
+/// [`HISTORY_MONTHS_AHEAD`] after it that do not exist yet; returns how many it created.
+pub async fn prepare_history_partitions(db: &PgPool, now: DateTime<Utc>) -> sqlx::Result<i32> {
+    sqlx::query_scalar!(
+        r#"select create_stock_history_partitions($1, $2) as "created!""#,
+        now,
+        HISTORY_MONTHS_AHEAD
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Deletes finished runs older than `run_days`, and drops the stock history partitions
+/// whose whole month is older than `history_days` (the month straddling the cutoff is kept
+/// until it ages out; stray rows in the default partition go row by row); returns how many
+/// runs and history rows went.
 pub async fn purge(
     db: &PgPool,
     now: DateTime<Utc>,

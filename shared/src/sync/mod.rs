@@ -4,6 +4,7 @@
 pub mod failure;
 pub mod fetch;
 pub mod pause;
+pub mod planner;
 pub mod run;
 pub mod runs;
 pub mod schedule;

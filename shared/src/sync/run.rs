@@ -4,7 +4,7 @@
 use super::runs::{self, WbCounts};
 use super::snapshot::WarehouseKind;
 use super::state::{self, Policy};
-use super::{Failure, fetch, pause, store};
+use super::{Failure, fetch, pause, planner, store};
 use crate::billing::subscriptions;
 use crate::cache::TenantCache;
 use crate::credentials::{self, CredentialStatus};
@@ -213,6 +213,12 @@ impl Syncer {
         tx.commit().await?;
         let write_ms = write_started.elapsed().as_millis();
         self.cache.invalidate(job.tenant_id).await;
+        // Committed, and no connection held: only now may the statistics be brought up to
+        // date (inside the transaction ANALYZE would not see the new rows; holding it would
+        // keep the sync's locks and connection for the analyse's duration).
+        if planner::worth_analysing(&applied) {
+            self.analyze(&job, planner::rows_written(&applied)).await;
+        }
         tracing::info!(
             tenant_id = %job.tenant_id, run_id = %job.run_id,
             stock_rows = applied.stock_rows, changes = applied.stock_changes,
@@ -224,6 +230,23 @@ impl Syncer {
             stock_rows: applied.stock_rows,
             wb_requests: counts.requests,
         })
+    }
+
+    /// Brings the planner's statistics up to date after a large sync. A failure is logged
+    /// and never fails the run: the seller's data is stored and readable either way.
+    async fn analyze(&self, job: &SyncJob, rows: u64) {
+        let started = std::time::Instant::now();
+        match planner::analyze_synced_tables(&self.db).await {
+            Ok(analysed) => tracing::info!(
+                tenant_id = %job.tenant_id, run_id = %job.run_id, rows, analysed,
+                analyze_ms = started.elapsed().as_millis(),
+                "synced tables analysed after a large sync (analysed = false: another session was at it)"
+            ),
+            Err(e) => tracing::warn!(
+                tenant_id = %job.tenant_id, run_id = %job.run_id, rows, error = %e,
+                "could not analyse the synced tables after a large sync; the run stands"
+            ),
+        }
     }
 
     async fn fail(&self, job: SyncJob, counts: WbCounts, f: Failure) -> anyhow::Result<Outcome> {

@@ -25,6 +25,8 @@ pub struct Applied {
     pub sizes: usize,
     pub warehouses: usize,
     pub stock_rows: usize,
+    /// Products, sizes and warehouses inserted, changed or removed.
+    pub catalog_changes: u64,
     /// Stock rows inserted, changed or removed.
     pub stock_changes: u64,
     pub history_rows: u64,
@@ -45,24 +47,25 @@ pub async fn apply(
     now: DateTime<Utc>,
 ) -> sqlx::Result<Applied> {
     let full = snapshot.listing == CardsListing::Full;
+    let mut catalog_changes = 0;
     let truncated = if full {
-        write_products(tx, &snapshot.products, true, now).await?;
-        write_sizes(tx, &snapshot.sizes, None).await?;
+        catalog_changes += write_products(tx, &snapshot.products, true, now).await?;
+        catalog_changes += write_sizes(tx, &snapshot.sizes, None).await?;
         snapshot.truncated
     } else {
         let (products, sizes, skipped) = within_limit(tx, snapshot, max_products).await?;
-        write_products(tx, &products, false, now).await?;
+        catalog_changes += write_products(tx, &products, false, now).await?;
         let nm_ids: Vec<i64> = products.iter().map(|p| p.nm_id).collect();
-        write_sizes(tx, &sizes, Some(&nm_ids)).await?;
+        catalog_changes += write_sizes(tx, &sizes, Some(&nm_ids)).await?;
         truncated_before || skipped
     };
     let (mut stock_changes, mut history_rows) = (0, 0);
     if !snapshot.fresh.is_empty() {
         let kinds: Vec<&str> = snapshot.fresh.iter().map(|(k, _)| k.as_str()).collect();
-        write_warehouses(tx, snapshot, now).await?;
+        catalog_changes += write_warehouses(tx, snapshot, now).await?;
         (stock_changes, history_rows) =
             write_stocks(tx, run_id, &snapshot.stocks, &kinds, truncated, now).await?;
-        remove_vanished_warehouses(tx, snapshot, &kinds).await?;
+        catalog_changes += remove_vanished_warehouses(tx, snapshot, &kinds).await?;
     }
     let limit = max_products.and_then(|m| i64::try_from(m).ok());
     state::save(tx, run_id, snapshot, limit, truncated, now).await?;
@@ -80,6 +83,7 @@ pub async fn apply(
         sizes: n(totals.sizes),
         warehouses: n(totals.warehouses),
         stock_rows: n(totals.stocks),
+        catalog_changes,
         stock_changes,
         history_rows,
         cards_listed: snapshot.products.len(),
@@ -136,15 +140,16 @@ async fn within_limit(
     Ok((products, sizes, skipped))
 }
 
-/// Upserts `p`; with `replace`, products not in `p` are removed (a full listing).
+/// Upserts `p`; with `replace`, products not in `p` are removed (a full listing). Returns
+/// the rows inserted, changed or removed.
 async fn write_products(
     tx: &mut Tx,
     p: &[ProductRow],
     replace: bool,
     now: DateTime<Utc>,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<u64> {
     let nm_ids: Vec<i64> = p.iter().map(|r| r.nm_id).collect();
-    sqlx::query!(
+    let mut changed = sqlx::query!(
         "insert into products (tenant_id, nm_id, imt_id, vendor_code, brand, title, subject_name,
                                wb_updated_at, updated_at)
          select app_current_tenant(), u.nm_id, u.imt_id, u.vendor_code, u.brand, u.title,
@@ -175,15 +180,17 @@ async fn write_products(
         now,
     )
     .execute(&mut **tx)
-    .await?;
+    .await?
+    .rows_affected();
     // Cards gone from WB go too (their sizes by cascade); their stock rows, if WB still
     // reports any, stay until WB stops reporting them. Only a full listing knows what is gone.
     if replace {
-        sqlx::query!("delete from products where not (nm_id = any($1))", &nm_ids)
+        changed += sqlx::query!("delete from products where not (nm_id = any($1))", &nm_ids)
             .execute(&mut **tx)
-            .await?;
+            .await?
+            .rows_affected();
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// Barcode lists travel as one string per size, split in SQL, because PostgreSQL arrays
@@ -192,13 +199,14 @@ const BARCODE_SEPARATOR: char = '\u{1f}';
 
 /// Upserts `z`. Sizes not in `z` are removed: all of them after a full listing
 /// (`of_products` is `None`), else only those of the listed products (a card lost a size).
-async fn write_sizes(tx: &mut Tx, z: &[SizeRow], of_products: Option<&[i64]>) -> sqlx::Result<()> {
+/// Returns the rows inserted, changed or removed.
+async fn write_sizes(tx: &mut Tx, z: &[SizeRow], of_products: Option<&[i64]>) -> sqlx::Result<u64> {
     let barcodes: Vec<String> = z
         .iter()
         .map(|r| r.barcodes.join(&BARCODE_SEPARATOR.to_string()))
         .collect();
     let chrt_ids: Vec<i64> = z.iter().map(|r| r.chrt_id).collect();
-    sqlx::query!(
+    let upserted = sqlx::query!(
         "insert into sizes (tenant_id, chrt_id, nm_id, tech_size, wb_size, barcodes)
          select app_current_tenant(), u.chrt_id, u.nm_id, u.tech_size, u.wb_size,
                 string_to_array(u.barcodes, chr(31))
@@ -217,29 +225,29 @@ async fn write_sizes(tx: &mut Tx, z: &[SizeRow], of_products: Option<&[i64]>) ->
         &barcodes,
     )
     .execute(&mut **tx)
-    .await?;
-    match of_products {
-        None => {
-            sqlx::query!("delete from sizes where not (chrt_id = any($1))", &chrt_ids)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Some(nm_ids) => {
-            sqlx::query!(
-                "delete from sizes where nm_id = any($1) and not (chrt_id = any($2))",
-                nm_ids,
-                &chrt_ids
-            )
+    .await?
+    .rows_affected();
+    let removed = match of_products {
+        None => sqlx::query!("delete from sizes where not (chrt_id = any($1))", &chrt_ids)
             .execute(&mut **tx)
-            .await?;
-        }
-    }
-    Ok(())
+            .await?
+            .rows_affected(),
+        Some(nm_ids) => sqlx::query!(
+            "delete from sizes where nm_id = any($1) and not (chrt_id = any($2))",
+            nm_ids,
+            &chrt_ids
+        )
+        .execute(&mut **tx)
+        .await?
+        .rows_affected(),
+    };
+    Ok(upserted + removed)
 }
 
-async fn write_warehouses(tx: &mut Tx, s: &Snapshot, now: DateTime<Utc>) -> sqlx::Result<()> {
+/// Upserts the snapshot's warehouses; returns the rows inserted or changed.
+async fn write_warehouses(tx: &mut Tx, s: &Snapshot, now: DateTime<Utc>) -> sqlx::Result<u64> {
     let w = &s.warehouses;
-    sqlx::query!(
+    let changed = sqlx::query!(
         "insert into warehouses (tenant_id, kind, warehouse_id, name, region, is_aggregate, updated_at)
          select app_current_tenant(), u.kind, u.id, u.name, u.region, u.id = -999999, $5
            from unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) as u(kind, id, name, region)
@@ -253,14 +261,19 @@ async fn write_warehouses(tx: &mut Tx, s: &Snapshot, now: DateTime<Utc>) -> sqlx
         now,
     )
     .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(changed)
 }
 
-/// Warehouses of the `kinds` read that no longer appear.
-async fn remove_vanished_warehouses(tx: &mut Tx, s: &Snapshot, kinds: &[&str]) -> sqlx::Result<()> {
+/// Warehouses of the `kinds` read that no longer appear; returns how many were removed.
+async fn remove_vanished_warehouses(
+    tx: &mut Tx,
+    s: &Snapshot,
+    kinds: &[&str],
+) -> sqlx::Result<u64> {
     let w = &s.warehouses;
-    sqlx::query!(
+    let removed = sqlx::query!(
         "delete from warehouses w
           where w.kind = any($3)
             and not exists (select 1 from unnest($1::text[], $2::bigint[]) as u(kind, id)
@@ -270,8 +283,9 @@ async fn remove_vanished_warehouses(tx: &mut Tx, s: &Snapshot, kinds: &[&str]) -
         kinds as &[&str],
     )
     .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(removed)
 }
 
 /// Replaces the stock of `kinds` with `rows`; with `tracked_only`, rows of products the

@@ -22,6 +22,10 @@ pub const JOBS_DEFINER_FUNCTIONS: &[&str] = &[
     "count_active_tenants(timestamptz)",
     // worker: retention, token warnings, billing reconciliation
     "purge_old_data(timestamptz, integer, integer)",
+    // worker: statistics after a sync that wrote many rows (issue 13)
+    "analyze_synced_tables()",
+    // worker: stock history partitions ahead of time (retention job)
+    "create_stock_history_partitions(timestamptz, integer)",
     "record_token_expiry_warnings(timestamptz)",
     "billing_linked_tenants()",
 ];
@@ -65,6 +69,11 @@ impl Roles {
     /// RLS), never ownership; functions that run with the caller's rights for both;
     /// `SECURITY DEFINER` functions for nobody (PUBLIC included), then each listed one for
     /// its caller. Re-running it takes back anything granted before.
+    ///
+    /// Partitions (of `stock_history`, ...) are reached through their parent only: the
+    /// parent's row-level security does not apply to a partition read directly, so the
+    /// roles get nothing on them (rows routed through the parent need no privilege on the
+    /// partition). Partitions the maintenance job creates later start with no grant.
     pub fn grants(&self) -> String {
         let Self { api, jobs } = self;
         let api_functions = API_DEFINER_FUNCTIONS.join(", ");
@@ -86,7 +95,18 @@ impl Roles {
                end loop;
              end $$;
              grant execute on function {api_functions} to {api};
-             grant execute on function {jobs_functions} to {jobs};"
+             grant execute on function {jobs_functions} to {jobs};
+             do $$
+             declare t regclass;
+             begin
+               for t in select c.oid::regclass from pg_class c
+                          join pg_namespace n on n.oid = c.relnamespace
+                         where n.nspname = 'public' and c.relispartition
+                           and c.relkind in ('r', 'p')
+               loop
+                 execute format('revoke all on table %s from {api}, {jobs}', t);
+               end loop;
+             end $$;"
         )
     }
 }

@@ -70,6 +70,7 @@ async fn the_api_role_cannot_run_the_cross_tenant_maintenance_functions() {
         "select * from queue_due_syncs(now(), 100, '{}'::jsonb)",
         "select * from billing_linked_tenants()",
         "select count_active_tenants(now())",
+        "select analyze_synced_tables()",
     ] {
         assert_eq!(
             sqlstate(&db.app, attack).await.as_deref(),
