@@ -12,17 +12,10 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use stock_tracker_shared::ids::NmId;
-use stock_tracker_shared::stock::{SearchText, history, products, stocks, warehouses};
+use stock_tracker_shared::stock::{SearchText, history, products, stocks, synced_at, warehouses};
 use stock_tracker_shared::sync::WarehouseKind;
-use stock_tracker_shared::sync::runs::{self, RunStatus};
 use stock_tracker_shared::tenancy::{self, Tx};
 use utoipa::{IntoParams, ToSchema};
-
-async fn synced_at(tx: &mut Tx) -> sqlx::Result<Option<DateTime<Utc>>> {
-    Ok(runs::last_with_status(tx, RunStatus::Succeeded)
-        .await?
-        .and_then(|r| r.finished_at))
-}
 
 /// The sync time a page's rows carry (its statement reads it), or, for an empty page,
 /// asked separately.

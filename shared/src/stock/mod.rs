@@ -7,6 +7,8 @@ pub mod stocks;
 pub mod totals;
 pub mod warehouses;
 
+use crate::tenancy::Tx;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// When the tenant's last successful sync finished, as a column of a page's own statement:
@@ -16,6 +18,16 @@ use serde::{Deserialize, Serialize};
 /// include a constant).
 pub const SYNCED_AT: &str = "(select max(r.finished_at) from sync_runs r
       where r.tenant_id = app_current_tenant() and r.status = 'succeeded')";
+
+/// [`SYNCED_AT`] on its own, for an answer whose statement does not carry it.
+pub async fn synced_at(tx: &mut Tx) -> sqlx::Result<Option<DateTime<Utc>>> {
+    sqlx::query_scalar!(
+        "select max(r.finished_at) from sync_runs r
+          where r.tenant_id = app_current_tenant() and r.status = 'succeeded'"
+    )
+    .fetch_one(&mut **tx)
+    .await
+}
 
 /// Text a seller searches for: trimmed, at most [`SearchText::MAX_LEN`] characters. Bounded
 /// because every distinct search is a query plan's work and a cache entry.
