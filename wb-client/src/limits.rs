@@ -220,6 +220,8 @@ impl Method {
         use LimitRow::{BaseWithSecret, Personal, Service};
         match self {
             Method::StocksReportWbWarehouses => Some(&[Personal, Service, BaseWithSecret]),
+            // Added after the spec snapshot (2026-08-24): "personal and service tokens".
+            Method::StocksReportSellerWarehouses => Some(&[Personal, Service]),
             _ => None,
         }
     }

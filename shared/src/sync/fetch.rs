@@ -9,8 +9,7 @@ use super::snapshot::{
 use super::state::Plan;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use stock_tracker_wb::{
-    Card, CardsCursor, RemainsRow, SellerWarehouseStockRow, TokenType, WbError, WbSession,
-    WbStockRow,
+    Card, CardsCursor, Method, RemainsRow, SellerWarehouseStockRow, WbError, WbSession, WbStockRow,
 };
 
 const CARDS_PAGE: u32 = 100;
@@ -22,7 +21,6 @@ const STOCKS_PAGE: u64 = stock_tracker_wb::STOCKS_REPORT_PAGE_MAX;
 /// listing ignores them.
 pub async fn fetch(
     session: &WbSession,
-    token_type: TokenType,
     plan: &Plan,
     max_products: Option<usize>,
     stored_sizes: &[SizeRow],
@@ -76,11 +74,11 @@ pub async fn fetch(
 
     let mut stock = StockBuilder::default();
     if plan.stock.contains(&WarehouseKind::Wb) {
-        let source = wb_stock(session, token_type, &sizes, &mut stock).await?;
+        let source = wb_stock(session, &sizes, &mut stock).await?;
         snapshot.fresh.push((WarehouseKind::Wb, source));
     }
     if plan.stock.contains(&WarehouseKind::Seller) {
-        let source = seller_stock(session, token_type, &sizes, &mut stock).await?;
+        let source = seller_stock(session, &sizes, &mut stock).await?;
         snapshot.fresh.push((WarehouseKind::Seller, source));
     }
     let (warehouses, stocks) = stock.finish();
@@ -96,18 +94,18 @@ fn resume(c: CardsCursor) -> CardsResume {
     }
 }
 
-/// Stock on WB's warehouses: the report, or for base tokens (and when WB answers 403) the
+/// Stock on WB's warehouses: the report where the session's limit row may call it (every
+/// token type but a base token without our secret), else (and when WB answers 403) the
 /// async `warehouse_remains` report.
 async fn wb_stock(
     session: &WbSession,
-    token_type: TokenType,
     sizes: &[SizeRow],
     stock: &mut StockBuilder,
 ) -> Result<StockSource, WbError> {
-    let direct = if token_type == TokenType::Base {
-        Err(WbError::Forbidden)
-    } else {
+    let direct = if session.allows(Method::StocksReportWbWarehouses) {
         session.all_wb_warehouse_stocks(STOCKS_PAGE).await
+    } else {
+        Err(WbError::Forbidden)
     };
     match direct {
         Ok(rows) => {
@@ -131,14 +129,13 @@ async fn wb_stock(
 /// tokens, or a 403) the warehouse list and `/api/v3/stocks/{id}` per warehouse.
 async fn seller_stock(
     session: &WbSession,
-    token_type: TokenType,
     sizes: &[SizeRow],
     stock: &mut StockBuilder,
 ) -> Result<StockSource, WbError> {
-    let report = if token_type == TokenType::Base {
-        Err(WbError::Forbidden)
-    } else {
+    let report = if session.allows(Method::StocksReportSellerWarehouses) {
         session.all_seller_warehouse_stocks(STOCKS_PAGE).await
+    } else {
+        Err(WbError::Forbidden)
     };
     match report {
         Ok(rows) => {

@@ -121,12 +121,15 @@ impl Syncer {
                     .await;
             }
         };
-        let token_type = token::decode(token.expose()).map(|f| f.token_type);
+        // A token that does not decode is not one WB would accept; the session's limit row
+        // (which methods it may call) comes from the same claims.
+        let decodes = token::decode(token.expose()).is_ok();
         let session = self.wb.session(token);
         let fetch_started = std::time::Instant::now();
-        let fetched = match token_type {
-            Ok(t) => fetch::fetch(&session, t, &plan, max_products, &stored_sizes).await,
-            Err(_) => Err(WbError::Unauthorized),
+        let fetched = if decodes {
+            fetch::fetch(&session, &plan, max_products, &stored_sizes).await
+        } else {
+            Err(WbError::Unauthorized)
         };
         let counts = WbCounts::of(&session);
         let snapshot = match fetched {

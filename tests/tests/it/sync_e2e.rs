@@ -382,8 +382,49 @@ async fn stock_filters_and_sorting_page_correctly() {
 }
 
 #[tokio::test]
-async fn base_tokens_fall_back_to_the_warehouse_remains_report() {
+async fn a_base_token_with_our_secret_reads_the_stock_report_directly() {
+    // The harness's worker sends our service secret: WB's spec lists `base-with-secret`
+    // for stocks-report/wb-warehouses, but not seller-warehouses (personal and service).
     let world = SandboxWorld::start(small_sandbox()).await;
+    let app = &world.app;
+    let s = app
+        .register("base-secret@shop.ru", "Base with secret")
+        .await;
+    let mut opts = wb_sandbox::TokenOptions::demo(SELLER);
+    opts.token_type = wb_sandbox::TokenType::Base;
+    let saved = connect_token(app, &s, &wb_sandbox::mint_token(&opts)).await;
+    assert_eq!(saved.body["token_type"], "base");
+    let run = sync_and_wait(app, &s).await;
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    assert_eq!(run["stock_source"], "stocks_report", "{run:#}");
+    let asked = world.requests(SELLER).await;
+    let count = |part: &str| -> u64 {
+        asked
+            .iter()
+            .filter(|(endpoint, _)| endpoint.contains(part))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    assert_eq!(count("stocks-report/wb-warehouses"), 1, "{asked:?}");
+    assert_eq!(count("warehouse_remains"), 0, "{asked:?}");
+    assert_eq!(count("stocks-report/seller-warehouses"), 0, "{asked:?}");
+    assert!(count("/api/v3/stocks/") > 0, "{asked:?}");
+    let mut want: BTreeMap<i64, i64> = BTreeMap::new();
+    for r in catalog::wb_warehouse_stock(SELLER, &world.cfg, world.tick(SELLER).await) {
+        *want.entry(r.chrt_id).or_insert(0) += i64::from(r.quantity);
+    }
+    want.retain(|_, q| *q > 0);
+    let mut got: BTreeMap<i64, i64> = BTreeMap::new();
+    for r in all_items(app, &s, "/api/v1/stocks?kind=wb").await {
+        *got.entry(r["chrt_id"].as_i64().unwrap()).or_insert(0) += r["quantity"].as_i64().unwrap();
+    }
+    got.retain(|_, q| *q > 0);
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn base_tokens_without_our_secret_fall_back_to_the_warehouse_remains_report() {
+    let world = SandboxWorld::start_with(small_sandbox(), |c| c.wb.client_secrets.clear()).await;
     let app = &world.app;
     let s = app.register("base@shop.ru", "Base shop").await;
     let mut opts = wb_sandbox::TokenOptions::demo(SELLER);
