@@ -226,11 +226,12 @@ pub async fn stock_history(
     );
     cached(&state, auth.tenant, &name, async {
         let mut tx = tenancy::begin(&state.db, auth.scope().walking_indexes()).await?;
-        if products::get(&mut tx, nm_id).await?.is_none() {
+        let rows = history::page(&mut tx, nm_id, q.from, q.to, after, limit + 1).await?;
+        // Changes of a product prove it exists; only an empty page needs to ask.
+        if rows.is_empty() && products::get(&mut tx, nm_id).await?.is_none() {
             return Err(ApiError::not_found("product"));
         }
-        let rows = history::page(&mut tx, nm_id, q.from, q.to, after, limit + 1).await?;
-        let at = synced_at(&mut tx).await?;
+        let at = page_synced_at(&mut tx, &rows, |c| c.synced_at).await?;
         tenancy::end_read(tx);
         let page = Page::from_rows(
             rows,
@@ -348,7 +349,7 @@ pub async fn list_warehouses(State(state): State<AppState>, auth: Auth) -> ApiRe
     cached(&state, auth.tenant, "warehouses", async {
         let mut tx = tenancy::begin(&state.db, auth.scope().walking_indexes()).await?;
         let rows = warehouses::all(&mut tx).await?;
-        let at = synced_at(&mut tx).await?;
+        let at = page_synced_at(&mut tx, &rows, |w| w.synced_at).await?;
         tenancy::end_read(tx);
         Ok((ListOf { items: rows }, at))
     })
@@ -366,7 +367,7 @@ pub async fn list_sizes(State(state): State<AppState>, auth: Auth) -> ApiResult<
     cached(&state, auth.tenant, "sizes", async {
         let mut tx = tenancy::begin(&state.db, auth.scope().walking_indexes()).await?;
         let rows = warehouses::size_names(&mut tx).await?;
-        let at = synced_at(&mut tx).await?;
+        let at = page_synced_at(&mut tx, &rows, |z| z.synced_at).await?;
         tenancy::end_read(tx);
         Ok((ListOf { items: rows }, at))
     })

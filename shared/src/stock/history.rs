@@ -12,6 +12,9 @@ pub struct Change {
     pub quantity: i64,
     /// The quantity before; absent when the row first appeared.
     pub previous: Option<i64>,
+    /// When the tenant's last successful sync finished (`super::SYNCED_AT`).
+    #[serde(skip)]
+    pub synced_at: Option<DateTime<Utc>>,
 }
 
 /// Quantity changes of one product in [from, to), oldest first, after the given key.
@@ -30,7 +33,7 @@ pub async fn page(
     sqlx::query_as!(
         Change,
         r#"select recorded_at, chrt_id, kind as "kind: WarehouseKind", warehouse_id, quantity,
-                  previous
+                  previous, (select app_last_synced_at()) as synced_at
              from stock_history
             where nm_id = $1
               and ($2::timestamptz is null or recorded_at >= $2)

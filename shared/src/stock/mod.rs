@@ -11,22 +11,17 @@ use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// When the tenant's last successful sync finished, as a column of a page's own statement:
-/// an uncorrelated subquery, evaluated once per statement from `sync_runs_success_idx`.
-/// Every answer carries this time, and asking for it separately would cost each uncached
-/// read another round trip. `products::page` spells the same text (a checked literal cannot
-/// include a constant).
-pub const SYNCED_AT: &str = "(select max(r.finished_at) from sync_runs r
-      where r.tenant_id = app_current_tenant() and r.status = 'succeeded')";
+/// When the tenant's last successful sync finished, as a column of a page's own statement
+/// (`app_last_synced_at()`, migration `…000710`): evaluated once per statement. Every answer
+/// carries this time, and asking for it separately would cost each uncached read another
+/// round trip. The checked queries spell the same text (a literal cannot include a constant).
+pub const SYNCED_AT: &str = "(select app_last_synced_at())";
 
 /// [`SYNCED_AT`] on its own, for an answer whose statement does not carry it.
 pub async fn synced_at(tx: &mut Tx) -> sqlx::Result<Option<DateTime<Utc>>> {
-    sqlx::query_scalar!(
-        "select max(r.finished_at) from sync_runs r
-          where r.tenant_id = app_current_tenant() and r.status = 'succeeded'"
-    )
-    .fetch_one(&mut **tx)
-    .await
+    sqlx::query_scalar!("select app_last_synced_at()")
+        .fetch_one(&mut **tx)
+        .await
 }
 
 /// Text a seller searches for: trimmed, at most [`SearchText::MAX_LEN`] characters. Bounded

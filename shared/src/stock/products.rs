@@ -36,9 +36,7 @@ pub async fn page(
                   coalesce((select sum(s.quantity) from stocks s where s.nm_id = p.nm_id), 0)::bigint
                       as "quantity!",
                   p.updated_at,
-                  (select max(r.finished_at) from sync_runs r
-                    where r.tenant_id = app_current_tenant() and r.status = 'succeeded')
-                      as synced_at -- super::SYNCED_AT
+                  (select app_last_synced_at()) as synced_at
              from products p
             where ($1::bigint is null or p.nm_id > $1)
               and ($2::text is null

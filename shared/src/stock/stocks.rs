@@ -59,7 +59,7 @@ pub struct StockLine {
     pub in_way_from_client: i64,
     pub updated_at: DateTime<Utc>,
     /// When the tenant's last successful sync finished: the same on every row, read in the
-    /// page's own statement so a page costs one query (see [`SYNCED_AT`]).
+    /// page's own statement so a page costs one query (see [`super::SYNCED_AT`]).
     #[serde(skip)]
     pub synced_at: Option<DateTime<Utc>>,
 }

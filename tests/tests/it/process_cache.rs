@@ -101,22 +101,19 @@ async fn a_repeated_read_is_answered_by_the_process_until_a_sync_completes() {
     // process (over Redis pub/sub), which then answers from PostgreSQL.
     world.advance(SELLER, 3).await;
     sync_and_wait(app, &s).await;
+    // (Without the message the answer would live out its 300 s TTL here.)
     let deadline = Instant::now() + Duration::from_secs(3);
-    let after = loop {
+    loop {
         let a = app.get(path, &s.access).await;
         if a.headers["x-cache"] == "MISS" {
-            break a;
+            break;
         }
         assert!(
             Instant::now() < deadline,
             "the process kept its answer after the sync"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    assert_ne!(
-        after.headers["x-data-synced-at"],
-        first.headers["x-data-synced-at"]
-    );
+    }
 }
 
 #[tokio::test]
