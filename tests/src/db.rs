@@ -2,6 +2,7 @@ use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
 use std::str::FromStr;
 use std::time::Duration;
 use stock_tracker_shared::tenancy::migrate;
+use stock_tracker_shared::tenancy::pool::SessionLimits;
 use tokio::sync::OnceCell;
 
 /// URLs of the local development setup that `scripts/prepare.sh` creates.
@@ -145,9 +146,14 @@ impl TestDb {
                 .max_connections(5)
                 .connect_lazy_with(sqlx::postgres::PgConnectOptions::from_str(&url).unwrap())
         };
+        // The roles' pools are built as the binaries build theirs (session limits, JIT off),
+        // so what a test or benchmark measures through them is what production runs.
+        let role_pool = |url: String, limits: SessionLimits| {
+            stock_tracker_shared::tenancy::pool::connect_lazy(&url, 5, limits).unwrap()
+        };
         Self {
-            app: pool(with_database(&app_url(), &name)),
-            jobs: pool(with_database(&jobs_url(), &name)),
+            app: role_pool(with_database(&app_url(), &name), SessionLimits::API),
+            jobs: role_pool(with_database(&jobs_url(), &name), SessionLimits::BACKGROUND),
             owner: pool(with_database(&owner_url(), &name)),
             name,
         }

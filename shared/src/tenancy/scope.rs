@@ -55,9 +55,9 @@ impl Scope {
     /// from the wrong side, instead (seconds per page on 100,000 rows). Sequential scans and
     /// explicit sorts are priced out for this transaction only (they remain possible where
     /// nothing else can answer; bitmap scans stay, for the GIN index on barcodes), so the
-    /// plan no longer depends on statistics. JIT compilation is off too: a priced-out
-    /// step that remains (a sort where no index serves) lifts the plan's cost past
-    /// `jit_above_cost`, and compiling it took 100-200 ms per read on a five-row answer.
+    /// plan no longer depends on statistics. (A priced-out step that remains lifts the
+    /// plan's cost past `jit_above_cost`: the pools' sessions have JIT off for that reason,
+    /// see `pool::SessionLimits`.)
     pub fn walking_indexes(mut self) -> Self {
         self.walks_indexes = true;
         self
@@ -80,8 +80,7 @@ pub async fn begin(pool: &PgPool, scope: Scope) -> sqlx::Result<Tx> {
         return Ok(tx);
     }
     let planner = if scope.walks_indexes {
-        ", set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true), \
-         set_config('jit', 'off', true)"
+        ", set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true)"
     } else {
         ""
     };
@@ -112,8 +111,7 @@ pub async fn rescope(tx: &mut Tx, scope: Scope) -> sqlx::Result<()> {
                 set_config('app.user_id', $2, true) as user,
                 set_config('app.login_email', $3, true) as login_email,
                 set_config('enable_seqscan', coalesce($4, current_setting('enable_seqscan')), true) as seqscan,
-                set_config('enable_sort', coalesce($4, current_setting('enable_sort')), true) as sort,
-                set_config('jit', coalesce($4, current_setting('jit')), true) as jit",
+                set_config('enable_sort', coalesce($4, current_setting('enable_sort')), true) as sort",
         scope.tenant.map(|t| t.to_string()).unwrap_or_default(),
         scope.user.map(|u| u.to_string()).unwrap_or_default(),
         scope.login_email.unwrap_or_default(),
