@@ -101,7 +101,10 @@ pub async fn plan(
 /// The page statement's text (binds as `$1`, `$2`, …), for the benchmark that replays the
 /// api's exact SQL through `pgbench`.
 pub fn page_sql(filter: &Filter, sort: Sort, after: Option<&Key>, limit: u32) -> String {
-    page_query(filter, sort, after, limit).sql().to_string()
+    page_query(filter, sort, after, limit)
+        .sql()
+        .as_str()
+        .to_string()
 }
 
 fn page_query(
