@@ -125,7 +125,10 @@ async fn main() {
     let what = format!("scheduler tick, {n} tenants all due");
     let figure = format!("{tick_ms:.0} ms (due syncs {due_ms:.0} ms)");
     let verdict = if tick_ms <= 1000.0 { "ok" } else { "MISSED" };
-    println!("{what:<44} {figure:<38} budget {:<14} {verdict}", "<= 1000 ms");
+    println!(
+        "{what:<44} {figure:<38} budget {:<14} {verdict}",
+        "<= 1000 ms"
+    );
 
     assert!(
         !first.skipped && !first.paused,
