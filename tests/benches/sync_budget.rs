@@ -307,6 +307,12 @@ fn pgbench(app_url: &str, script: &std::path::Path, secs: u64, print: bool) -> (
         .env("PGUSER", url.username())
         .env("PGPASSWORD", url.password().unwrap_or_default())
         .env("PGDATABASE", url.path().trim_start_matches('/'))
+        // The api's session settings (`pool::SessionLimits::API`): timeouts and JIT off.
+        .env(
+            "PGOPTIONS",
+            "-c statement_timeout=15s -c lock_timeout=5s \
+             -c idle_in_transaction_session_timeout=15s -c jit=off",
+        )
         .output()
         .expect("pgbench runs (Debian package postgresql-client)");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
