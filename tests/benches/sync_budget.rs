@@ -102,7 +102,7 @@ fn api_env(db: &TestDb, port: u16, wb: &str, cache_ttl: &str) -> Vec<(&'static s
         ("LOG_FORMAT", "json".to_string()),
         (
             "RUST_LOG",
-            "warn,stock_tracker_api=info,stock_tracker_worker=info".to_string(),
+            "warn,stock_tracker_api=info,stock_tracker_worker=info,stock_tracker_shared=info".to_string(),
         ),
     ]
 }
@@ -640,6 +640,17 @@ async fn main() {
     // The worker's part is done; stopped, it takes no CPU from the read measurements.
     worker.signal("TERM");
     let _ = worker.wait_exit(Duration::from_secs(30));
+    // Where the first sync's time went, from the worker's "sync succeeded" line: reading WB
+    // (the sandbox generating and serving 100,000 rows, and parsing them) and writing.
+    let phases: Vec<(i64, i64)> = worker
+        .lines_with("sync succeeded")
+        .iter()
+        .filter_map(|l| {
+            let v: Value = serde_json::from_str(l).ok()?;
+            let f = |name: &str| v["fields"][name].as_i64().or_else(|| v[name].as_i64());
+            Some((f("fetch_ms")?, f("write_ms")?))
+        })
+        .collect();
 
     for (label, run, wall) in [
         ("first sync (all rows new)", &first, first_wall),
@@ -700,6 +711,17 @@ async fn main() {
         "<= 2.0",
         ratio <= 2.0,
     );
+    if let Some((fetch, write)) = phases.first() {
+        #[allow(clippy::cast_precision_loss)]
+        let write_ratio = *write as f64 / copy_ms[1];
+        report.reference(
+            "first sync: reading WB / writing",
+            format!(
+                "{fetch} ms / {write} ms (writing / indexed COPY {write_ratio:.2}; it also \
+                 writes 100,000 history rows, sizes, products and totals)"
+            ),
+        );
+    }
     report.reference(
         "plain COPY into a bare table",
         format!(
@@ -752,6 +774,26 @@ async fn main() {
         );
         println!("  {name}: {detail}");
     }
+    // The worker analyses the synced tables after a large sync's commit (issue 13), just
+    // after the run shows as succeeded: how long until the statistics say so.
+    let waited = Instant::now();
+    let analysed_after = loop {
+        let now_stats = table_statistics(&mut owner).await;
+        if now_stats.iter().all(|(_, _, analysed, _)| *analysed) {
+            break Some(waited.elapsed());
+        }
+        if waited.elapsed() > Duration::from_secs(20) {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    report.reference(
+        "tables analysed by the worker after the sync",
+        match analysed_after {
+            Some(t) => format!("yes ({} ms after the first pages above)", t.as_millis()),
+            None => "no, not within 20 s".to_string(),
+        },
+    );
     println!(
         "\nplan of the stocks page (sort=product) before ANALYZE, as the api runs it:\n{plan_before}"
     );

@@ -115,6 +115,19 @@ impl Process {
         }
     }
 
+    /// Every line printed so far that contains `needle` (those `wait_for` read past, and
+    /// those not read yet).
+    pub fn lines_with(&mut self, needle: &str) -> Vec<String> {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        self.seen
+            .iter()
+            .filter(|l| l.contains(needle))
+            .cloned()
+            .collect()
+    }
+
     /// Waits until a printed line contains `needle`; panics with everything seen if not.
     pub fn wait_for(&mut self, needle: &str, timeout: Duration) {
         let deadline = Instant::now() + timeout;
