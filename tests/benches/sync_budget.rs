@@ -102,7 +102,8 @@ fn api_env(db: &TestDb, port: u16, wb: &str, cache_ttl: &str) -> Vec<(&'static s
         ("LOG_FORMAT", "json".to_string()),
         (
             "RUST_LOG",
-            "warn,stock_tracker_api=info,stock_tracker_worker=info,stock_tracker_shared=info".to_string(),
+            "warn,stock_tracker_api=info,stock_tracker_worker=info,stock_tracker_shared=info"
+                .to_string(),
         ),
     ]
 }
@@ -646,8 +647,13 @@ async fn main() {
         .lines_with("sync succeeded")
         .iter()
         .filter_map(|l| {
-            let v: Value = serde_json::from_str(l).ok()?;
-            let f = |name: &str| v["fields"][name].as_i64().or_else(|| v[name].as_i64());
+            let v: Value = serde_json::from_str(&l[l.find('{')?..]).ok()?;
+            // Numbers, or strings where the logger wrote a u128 as text.
+            let f = |name: &str| {
+                [&v["fields"][name], &v[name]]
+                    .into_iter()
+                    .find_map(|x| x.as_i64().or_else(|| x.as_str()?.parse().ok()))
+            };
             Some((f("fetch_ms")?, f("write_ms")?))
         })
         .collect();
@@ -721,6 +727,8 @@ async fn main() {
                  writes 100,000 history rows, sizes, products and totals)"
             ),
         );
+    } else {
+        println!("(the worker's log had no \"sync succeeded\" line with fetch_ms and write_ms)");
     }
     report.reference(
         "plain COPY into a bare table",
