@@ -2,8 +2,9 @@ use crate::sync::WarehouseKind;
 use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use sqlx::{Postgres, QueryBuilder};
 
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Change {
     pub recorded_at: DateTime<Utc>,
     pub chrt_id: i64,
@@ -17,40 +18,72 @@ pub struct Change {
     pub synced_at: Option<DateTime<Utc>>,
 }
 
+/// Where a page of changes ends: time, warehouse kind, warehouse, size.
+pub type HistoryKey = (DateTime<Utc>, WarehouseKind, i64, i64);
+
 /// Quantity changes of one product in [from, to), oldest first, after the given key.
 pub async fn page(
     tx: &mut Tx,
     nm_id: i64,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
-    after: Option<(DateTime<Utc>, WarehouseKind, i64, i64)>,
+    after: Option<HistoryKey>,
     limit: u32,
 ) -> sqlx::Result<Vec<Change>> {
-    let (a_at, a_kind, a_wh, a_chrt) = match after {
-        Some((at, kind, wh, chrt)) => (Some(at), Some(kind), Some(wh), Some(chrt)),
-        None => (None, None, None, None),
-    };
-    sqlx::query_as!(
-        Change,
-        r#"select recorded_at, chrt_id, kind as "kind: WarehouseKind", warehouse_id, quantity,
-                  previous, (select app_last_synced_at()) as synced_at
-             from stock_history
-            where nm_id = $1
-              and ($2::timestamptz is null or recorded_at >= $2)
-              and ($3::timestamptz is null or recorded_at < $3)
-              and ($4::timestamptz is null
-                   or (recorded_at, kind, warehouse_id, chrt_id) > ($4, $5, $6, $7))
-            order by recorded_at, kind, warehouse_id, chrt_id
-            limit $8"#,
-        nm_id,
-        from,
-        to,
-        a_at,
-        a_kind as Option<WarehouseKind>,
-        a_wh,
-        a_chrt,
-        i64::from(limit),
+    let mut q = QueryBuilder::new("");
+    push_page(&mut q, nm_id, from, to, after, limit);
+    q.build_query_as().fetch_all(&mut **tx).await
+}
+
+/// The plan of [`page`] (`EXPLAIN (FORMAT JSON)`).
+pub async fn plan(
+    tx: &mut Tx,
+    nm_id: i64,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    after: Option<HistoryKey>,
+    limit: u32,
+) -> sqlx::Result<serde_json::Value> {
+    super::explain(tx, |q| push_page(q, nm_id, from, to, after, limit)).await
+}
+
+/// The page walks `stock_history_product_idx` (tenant, product, time) of each monthly
+/// partition from the cursor to the limit. Built per request: optional bounds written as
+/// `($n is null or …)` cannot be index conditions in a generic plan.
+fn push_page(
+    q: &mut QueryBuilder<Postgres>,
+    nm_id: i64,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    after: Option<HistoryKey>,
+    limit: u32,
+) {
+    q.push("select recorded_at, chrt_id, kind, warehouse_id, quantity, previous, ");
+    q.push(super::SYNCED_AT);
+    q.push(
+        " as synced_at from stock_history
+           where tenant_id = app_current_tenant() and nm_id = ",
     )
-    .fetch_all(&mut **tx)
-    .await
+    .push_bind(nm_id);
+    if let Some(from) = from {
+        q.push(" and recorded_at >= ").push_bind(from);
+    }
+    if let Some(to) = to {
+        q.push(" and recorded_at < ").push_bind(to);
+    }
+    if let Some((at, kind, warehouse, chrt)) = after {
+        q.push(" and recorded_at >= ")
+            .push_bind(at)
+            .push(" and (recorded_at, kind, warehouse_id, chrt_id) > (")
+            .push_bind(at)
+            .push(", ")
+            .push_bind(kind)
+            .push(", ")
+            .push_bind(warehouse)
+            .push(", ")
+            .push_bind(chrt)
+            .push(")");
+    }
+    q.push(" order by recorded_at, kind, warehouse_id, chrt_id limit ")
+        .push_bind(i64::from(limit));
 }

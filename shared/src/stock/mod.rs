@@ -10,12 +10,25 @@ pub mod warehouses;
 use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::{Postgres, QueryBuilder};
 
 /// When the tenant's last successful sync finished, as a column of a page's own statement
 /// (`app_last_synced_at()`, migration `…000710`): evaluated once per statement. Every answer
 /// carries this time, and asking for it separately would cost each uncached read another
 /// round trip. The checked queries spell the same text (a literal cannot include a constant).
 pub const SYNCED_AT: &str = "(select app_last_synced_at())";
+
+/// `EXPLAIN (FORMAT JSON)` of a page statement as `push` builds it: the plan PostgreSQL
+/// chooses, for the test that list reads walk an index and for the benchmark's report.
+async fn explain(
+    tx: &mut Tx,
+    push: impl FnOnce(&mut QueryBuilder<Postgres>),
+) -> sqlx::Result<serde_json::Value> {
+    let mut q = QueryBuilder::new("explain (format json) ");
+    push(&mut q);
+    let (plan,): (serde_json::Value,) = q.build_query_as().fetch_one(&mut **tx).await?;
+    Ok(plan)
+}
 
 /// [`SYNCED_AT`] on its own, for an answer whose statement does not carry it.
 pub async fn synced_at(tx: &mut Tx) -> sqlx::Result<Option<DateTime<Utc>>> {

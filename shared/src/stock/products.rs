@@ -2,8 +2,9 @@ use crate::sync::WarehouseKind;
 use crate::tenancy::Tx;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use sqlx::{Postgres, QueryBuilder};
 
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ProductSummary {
     pub nm_id: i64,
     pub vendor_code: String,
@@ -28,30 +29,62 @@ pub async fn page(
     after_nm_id: Option<i64>,
     limit: u32,
 ) -> sqlx::Result<Vec<ProductSummary>> {
-    let pattern = search.map(|s| format!("%{}%", escape_like(s)));
-    sqlx::query_as!(
-        ProductSummary,
-        r#"select p.nm_id, p.vendor_code, p.brand, p.title, p.subject_name,
-                  (select count(*) from sizes z where z.nm_id = p.nm_id) as "sizes!",
-                  coalesce((select sum(s.quantity) from stocks s where s.nm_id = p.nm_id), 0)::bigint
-                      as "quantity!",
-                  p.updated_at,
-                  (select app_last_synced_at()) as synced_at
-             from products p
-            where ($1::bigint is null or p.nm_id > $1)
-              and ($2::text is null
-                   or p.vendor_code ilike $2 or p.title ilike $2 or p.brand ilike $2
-                   or exists (select 1 from sizes z
-                               where z.nm_id = p.nm_id and $3::text = any(z.barcodes)))
-            order by p.nm_id
-            limit $4"#,
-        after_nm_id,
-        pattern,
-        search,
-        i64::from(limit),
-    )
-    .fetch_all(&mut **tx)
-    .await
+    let mut q = QueryBuilder::new("");
+    push_page(&mut q, search, after_nm_id, limit);
+    q.build_query_as().fetch_all(&mut **tx).await
+}
+
+/// The plan of [`page`] (`EXPLAIN (FORMAT JSON)`).
+pub async fn plan(
+    tx: &mut Tx,
+    search: Option<&str>,
+    after_nm_id: Option<i64>,
+    limit: u32,
+) -> sqlx::Result<serde_json::Value> {
+    super::explain(tx, |q| push_page(q, search, after_nm_id, limit)).await
+}
+
+/// The page walks the products' primary key from the cursor to the limit; sizes and stock
+/// are summed per page row. Built per request rather than one checked literal with
+/// `($1 is null or …)` conditions: those cannot be index conditions in a generic plan, so
+/// a later page would walk every product before its cursor. Values go through `push_bind`.
+fn push_page(
+    q: &mut QueryBuilder<Postgres>,
+    search: Option<&str>,
+    after_nm_id: Option<i64>,
+    limit: u32,
+) {
+    q.push(
+        "select p.nm_id, p.vendor_code, p.brand, p.title, p.subject_name,
+                (select count(*) from sizes z
+                  where z.tenant_id = p.tenant_id and z.nm_id = p.nm_id) as sizes,
+                coalesce((select sum(s.quantity) from stocks s
+                           where s.tenant_id = p.tenant_id and s.nm_id = p.nm_id), 0)::bigint
+                    as quantity,
+                p.updated_at, ",
+    );
+    q.push(super::SYNCED_AT);
+    q.push(" as synced_at from products p where p.tenant_id = app_current_tenant()");
+    if let Some(after) = after_nm_id {
+        q.push(" and p.nm_id > ").push_bind(after);
+    }
+    if let Some(search) = search {
+        let pattern = format!("%{}%", escape_like(search));
+        q.push(" and (p.vendor_code ilike ")
+            .push_bind(pattern.clone())
+            .push(" or p.title ilike ")
+            .push_bind(pattern.clone())
+            .push(" or p.brand ilike ")
+            .push_bind(pattern)
+            .push(
+                " or exists (select 1 from sizes z
+                              where z.tenant_id = p.tenant_id and z.nm_id = p.nm_id and ",
+            )
+            .push_bind(search.to_string())
+            .push(" = any(z.barcodes)))");
+    }
+    q.push(" order by p.nm_id limit ")
+        .push_bind(i64::from(limit));
 }
 
 #[derive(Clone, Debug, Serialize)]

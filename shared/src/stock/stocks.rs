@@ -96,10 +96,7 @@ pub async fn plan(
     after: Option<&Key>,
     limit: u32,
 ) -> sqlx::Result<serde_json::Value> {
-    let mut q = QueryBuilder::new("explain (format json) ");
-    push_page(&mut q, filter, sort, after, limit);
-    let (plan,): (serde_json::Value,) = q.build_query_as().fetch_one(&mut **tx).await?;
-    Ok(plan)
+    super::explain(tx, |q| push_page(q, filter, sort, after, limit)).await
 }
 
 /// The page statement's text (binds as `$1`, `$2`, …), for the benchmark that replays the

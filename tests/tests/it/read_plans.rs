@@ -7,6 +7,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 use stock_tracker_shared::stock::stocks::{self, Filter, Sort};
+use stock_tracker_shared::stock::{history, products};
+use stock_tracker_shared::sync::WarehouseKind;
 use stock_tracker_shared::tenancy::{self, Scope};
 use stock_tracker_tests::TestApp;
 use stock_tracker_tests::large_tenant::{Shape, load_unanalysed};
@@ -104,6 +106,58 @@ async fn list_endpoints_answer_fast_on_a_never_analysed_large_tenant() {
         }
     }
 
+    // Products and history pages: the products' key and the history's product index
+    // (each monthly partition's, merged in time order; ties on a time are put in order by
+    // an incremental sort of that time's rows only), walked to the limit, first and later
+    // pages alike.
+    let scope = || Scope::tenant(tenant.into()).walking_indexes();
+    let product_plans = [
+        (None, None),
+        (None, Some(3_000)),
+        (Some("VC-3999"), None),
+        (Some("VC-3999"), Some(2_000)),
+    ];
+    for (search, after) in product_plans {
+        let mut tx = tenancy::begin(&app.db.app, scope()).await.unwrap();
+        let plan = products::plan(&mut tx, search, after, 101).await.unwrap();
+        tenancy::end_read(tx);
+        assert_walks(
+            &plan,
+            "products",
+            "products_pkey",
+            &format!("{search:?} {after:?}"),
+        );
+    }
+    let now = chrono::Utc::now();
+    let history_plans = [
+        (None, None, None),
+        (Some(now - chrono::Duration::days(2)), Some(now), None),
+        (
+            None,
+            None,
+            Some((
+                now - chrono::Duration::hours(1),
+                WarehouseKind::Wb,
+                3,
+                200_003,
+            )),
+        ),
+    ];
+    for (from, to, after) in history_plans {
+        let mut tx = tenancy::begin(&app.db.app, scope()).await.unwrap();
+        let plan = history::plan(&mut tx, 2_000, from, to, after, 101)
+            .await
+            .unwrap();
+        tenancy::end_read(tx);
+        assert_walks(
+            &plan,
+            "stock_history",
+            // stock_history_product_idx, as each partition's own index names it.
+            "nm_id_recorded_at",
+            &format!("{from:?} {to:?} {after:?}"),
+        );
+    }
+
     let mut slow = Vec::new();
     for path in paths {
         let asked = Instant::now();
@@ -133,6 +187,38 @@ async fn list_endpoints_answer_fast_on_a_never_analysed_large_tenant() {
         }
     }
     assert!(slow.is_empty(), "slow on a never-analysed tenant: {slow:?}");
+}
+
+/// The plan stops at a limit, reads `table` (or its partitions) only through an index whose
+/// name contains `index`, and sorts nothing.
+fn assert_walks(plan: &Value, table: &str, index: &str, what: &str) {
+    let nodes = nodes(plan);
+    let what = format!("{table} {what}: {plan:#}");
+    assert!(
+        nodes.iter().any(|n| n["Node Type"] == "Limit"),
+        "a limit: {what}"
+    );
+    let reads: Vec<&&Value> = nodes
+        .iter()
+        .filter(|n| {
+            n["Relation Name"]
+                .as_str()
+                .is_some_and(|r| r == table || r.starts_with(&format!("{table}_")))
+        })
+        .collect();
+    assert!(!reads.is_empty(), "reads {table}: {what}");
+    for n in reads {
+        assert!(
+            matches!(
+                n["Node Type"].as_str(),
+                Some("Index Scan" | "Index Only Scan")
+            ) && n["Index Name"].as_str().is_some_and(|i| i.contains(index)),
+            "{table} only through {index}: {what}"
+        );
+    }
+    for n in &nodes {
+        assert_ne!(n["Node Type"], "Sort", "no sort: {what}");
+    }
 }
 
 /// Every node of an `EXPLAIN (FORMAT JSON)` plan, depth first.
