@@ -127,38 +127,40 @@ pub async fn get_product(
 ) -> ApiResult<Response> {
     cached(&state, auth.tenant, &format!("product:{nm_id}"), async {
         let mut tx = tenancy::begin(&state.db, auth.scope()).await?;
-        let product = products::get(&mut tx, nm_id)
+        let (product, at) = products::get(&mut tx, nm_id)
             .await?
             .ok_or_else(|| ApiError::not_found("product"))?;
-        let sizes = products::sizes(&mut tx, nm_id).await?;
-        let stock = products::stock(&mut tx, nm_id).await?;
-        let at = synced_at(&mut tx).await?;
+        let rows = products::sizes_with_stock(&mut tx, nm_id).await?;
         tenancy::end_read(tx);
-        let sizes: Vec<SizeView> = sizes
-            .into_iter()
-            .map(|z| {
-                let stock: Vec<WarehouseStockView> = stock
-                    .iter()
-                    .filter(|s| s.chrt_id == z.chrt_id)
-                    .map(|s| WarehouseStockView {
-                        kind: s.kind,
-                        warehouse_id: s.warehouse_id,
-                        warehouse_name: s.warehouse_name.clone(),
-                        quantity: s.quantity,
-                        in_way_to_client: s.in_way_to_client,
-                        in_way_from_client: s.in_way_from_client,
-                    })
-                    .collect();
-                SizeView {
-                    chrt_id: z.chrt_id,
-                    tech_size: z.tech_size,
-                    wb_size: z.wb_size,
-                    barcodes: z.barcodes,
-                    quantity: stock.iter().map(|s| s.quantity).sum(),
-                    stock,
-                }
-            })
-            .collect();
+        let mut sizes: Vec<SizeView> = Vec::new();
+        for r in rows {
+            if sizes.last().is_none_or(|z| z.chrt_id != r.chrt_id) {
+                sizes.push(SizeView {
+                    chrt_id: r.chrt_id,
+                    tech_size: r.tech_size,
+                    wb_size: r.wb_size,
+                    barcodes: r.barcodes,
+                    quantity: 0,
+                    stock: Vec::new(),
+                });
+            }
+            // A stock row counts once its warehouse is known (as the synced rows always are).
+            let (Some(size), Some(kind), Some(warehouse_id), Some(warehouse_name)) =
+                (sizes.last_mut(), r.kind, r.warehouse_id, r.warehouse_name)
+            else {
+                continue;
+            };
+            let quantity = r.quantity.unwrap_or(0);
+            size.quantity += quantity;
+            size.stock.push(WarehouseStockView {
+                kind,
+                warehouse_id,
+                warehouse_name,
+                quantity,
+                in_way_to_client: r.in_way_to_client.unwrap_or(0),
+                in_way_from_client: r.in_way_from_client.unwrap_or(0),
+            });
+        }
         let view = ProductView {
             nm_id: product.nm_id,
             imt_id: product.imt_id,

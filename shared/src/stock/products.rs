@@ -98,54 +98,65 @@ pub struct Product {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct Size {
+/// One size of a product with one of its stock rows (`None` fields: the size has no stock
+/// anywhere). Sizes come in `chrt_id` order, each size's stock by warehouse.
+#[derive(Clone, Debug)]
+pub struct SizeStock {
     pub chrt_id: i64,
     pub tech_size: String,
     pub wb_size: String,
     pub barcodes: Vec<String>,
+    pub kind: Option<WarehouseKind>,
+    pub warehouse_id: Option<i64>,
+    pub warehouse_name: Option<String>,
+    pub quantity: Option<i64>,
+    pub in_way_to_client: Option<i64>,
+    pub in_way_from_client: Option<i64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct SizeStock {
-    pub chrt_id: i64,
-    pub kind: WarehouseKind,
-    pub warehouse_id: i64,
-    pub warehouse_name: String,
-    pub quantity: i64,
-    pub in_way_to_client: i64,
-    pub in_way_from_client: i64,
-}
-
-pub async fn get(tx: &mut Tx, nm_id: i64) -> sqlx::Result<Option<Product>> {
-    sqlx::query_as!(
-        Product,
-        "select nm_id, imt_id, vendor_code, brand, title, subject_name, updated_at
+/// The product, with the time of the tenant's last successful sync (`super::SYNCED_AT`).
+pub async fn get(
+    tx: &mut Tx,
+    nm_id: i64,
+) -> sqlx::Result<Option<(Product, Option<DateTime<Utc>>)>> {
+    let row = sqlx::query!(
+        "select nm_id, imt_id, vendor_code, brand, title, subject_name, updated_at,
+                (select app_last_synced_at()) as synced_at
            from products where nm_id = $1",
         nm_id
     )
     .fetch_optional(&mut **tx)
-    .await
+    .await?;
+    Ok(row.map(|r| {
+        let product = Product {
+            nm_id: r.nm_id,
+            imt_id: r.imt_id,
+            vendor_code: r.vendor_code,
+            brand: r.brand,
+            title: r.title,
+            subject_name: r.subject_name,
+            updated_at: r.updated_at,
+        };
+        (product, r.synced_at)
+    }))
 }
 
-pub async fn sizes(tx: &mut Tx, nm_id: i64) -> sqlx::Result<Vec<Size>> {
-    sqlx::query_as!(
-        Size,
-        "select chrt_id, tech_size, wb_size, barcodes from sizes where nm_id = $1 order by chrt_id",
-        nm_id
-    )
-    .fetch_all(&mut **tx)
-    .await
-}
-
-pub async fn stock(tx: &mut Tx, nm_id: i64) -> sqlx::Result<Vec<SizeStock>> {
+/// The product's sizes and their stock per warehouse, in one statement.
+pub async fn sizes_with_stock(tx: &mut Tx, nm_id: i64) -> sqlx::Result<Vec<SizeStock>> {
     sqlx::query_as!(
         SizeStock,
-        r#"select s.chrt_id, s.kind as "kind: WarehouseKind", s.warehouse_id,
-                  w.name as warehouse_name, s.quantity, s.in_way_to_client, s.in_way_from_client
-             from stocks s join warehouses w using (tenant_id, kind, warehouse_id)
-            where s.nm_id = $1
-            order by s.chrt_id, s.kind, s.warehouse_id"#,
+        r#"select z.chrt_id, z.tech_size, z.wb_size, z.barcodes,
+                  s.kind as "kind?: WarehouseKind", s.warehouse_id as "warehouse_id?",
+                  w.name as "warehouse_name?", s.quantity as "quantity?",
+                  s.in_way_to_client as "in_way_to_client?",
+                  s.in_way_from_client as "in_way_from_client?"
+             from sizes z
+             left join stocks s on s.tenant_id = z.tenant_id and s.nm_id = z.nm_id
+                               and s.chrt_id = z.chrt_id
+             left join warehouses w on w.tenant_id = s.tenant_id and w.kind = s.kind
+                                   and w.warehouse_id = s.warehouse_id
+            where z.nm_id = $1
+            order by z.chrt_id, s.kind, s.warehouse_id"#,
         nm_id
     )
     .fetch_all(&mut **tx)

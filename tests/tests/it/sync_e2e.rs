@@ -134,6 +134,28 @@ async fn sync_mirrors_the_sandbox_and_a_second_sync_records_the_changes() {
         .map(|z| (z.chrt_id, z.tech_size.clone(), z.skus.clone()))
         .collect();
     assert_eq!(sizes, want_sizes);
+    // Each size's stock per warehouse is the product's stock rows, and the totals add up.
+    let rows = all_items(app, &s, &format!("/api/v1/stocks?nm_id={}", sample.nm_id)).await;
+    let row_key = |chrt: &Value, w: &Value| {
+        (
+            chrt.as_i64().unwrap(),
+            w["kind"].as_str().unwrap().to_string(),
+            w["warehouse_id"].as_i64().unwrap(),
+            w["quantity"].as_i64().unwrap(),
+        )
+    };
+    let from_stocks: BTreeSet<_> = rows.iter().map(|r| row_key(&r["chrt_id"], r)).collect();
+    let mut from_detail = BTreeSet::new();
+    for z in detail.body["sizes"].as_array().unwrap() {
+        let mut total = 0;
+        for w in z["stock"].as_array().unwrap() {
+            from_detail.insert(row_key(&z["chrt_id"], w));
+            total += w["quantity"].as_i64().unwrap();
+        }
+        assert_eq!(z["quantity"].as_i64().unwrap(), total, "{z}");
+    }
+    assert!(!from_detail.is_empty());
+    assert_eq!(from_detail, from_stocks);
 
     // Stock, warehouses and the size list, exactly.
     let tick = world.tick(SELLER).await;
@@ -381,6 +403,23 @@ async fn stock_filters_and_sorting_page_correctly() {
         .problem(404, "not_found");
 }
 
+/// The stock on WB's warehouses per size equals the sandbox's. Per size, because the
+/// warehouse_remains report names warehouses without ids.
+async fn assert_wb_stock_per_size_is_the_sandboxs(world: &SandboxWorld, s: &Session) {
+    let tick = world.tick(SELLER).await;
+    let mut want: BTreeMap<i64, i64> = BTreeMap::new();
+    for r in catalog::wb_warehouse_stock(SELLER, &world.cfg, tick) {
+        *want.entry(r.chrt_id).or_insert(0) += i64::from(r.quantity);
+    }
+    want.retain(|_, q| *q > 0);
+    let mut got: BTreeMap<i64, i64> = BTreeMap::new();
+    for r in all_items(&world.app, s, "/api/v1/stocks?kind=wb").await {
+        *got.entry(r["chrt_id"].as_i64().unwrap()).or_insert(0) += r["quantity"].as_i64().unwrap();
+    }
+    got.retain(|_, q| *q > 0);
+    assert_eq!(got, want);
+}
+
 #[tokio::test]
 async fn a_base_token_with_our_secret_reads_the_stock_report_directly() {
     // The harness's worker sends our service secret: WB's spec lists `base-with-secret`
@@ -409,17 +448,7 @@ async fn a_base_token_with_our_secret_reads_the_stock_report_directly() {
     assert_eq!(count("warehouse_remains"), 0, "{asked:?}");
     assert_eq!(count("stocks-report/seller-warehouses"), 0, "{asked:?}");
     assert!(count("/api/v3/stocks/") > 0, "{asked:?}");
-    let mut want: BTreeMap<i64, i64> = BTreeMap::new();
-    for r in catalog::wb_warehouse_stock(SELLER, &world.cfg, world.tick(SELLER).await) {
-        *want.entry(r.chrt_id).or_insert(0) += i64::from(r.quantity);
-    }
-    want.retain(|_, q| *q > 0);
-    let mut got: BTreeMap<i64, i64> = BTreeMap::new();
-    for r in all_items(app, &s, "/api/v1/stocks?kind=wb").await {
-        *got.entry(r["chrt_id"].as_i64().unwrap()).or_insert(0) += r["quantity"].as_i64().unwrap();
-    }
-    got.retain(|_, q| *q > 0);
-    assert_eq!(got, want);
+    assert_wb_stock_per_size_is_the_sandboxs(&world, &s).await;
 }
 
 #[tokio::test]
@@ -435,19 +464,7 @@ async fn base_tokens_without_our_secret_fall_back_to_the_warehouse_remains_repor
     assert_eq!(run["status"], "succeeded", "{run:#}");
     assert_eq!(run["stock_source"], "warehouse_remains");
 
-    // The report names warehouses without ids, so compare per size over WB's warehouses.
-    let tick = world.tick(SELLER).await;
-    let mut want: BTreeMap<i64, i64> = BTreeMap::new();
-    for r in catalog::wb_warehouse_stock(SELLER, &world.cfg, tick) {
-        *want.entry(r.chrt_id).or_insert(0) += i64::from(r.quantity);
-    }
-    want.retain(|_, q| *q > 0);
-    let mut got: BTreeMap<i64, i64> = BTreeMap::new();
-    for r in all_items(app, &s, "/api/v1/stocks?kind=wb").await {
-        *got.entry(r["chrt_id"].as_i64().unwrap()).or_insert(0) += r["quantity"].as_i64().unwrap();
-    }
-    got.retain(|_, q| *q > 0);
-    assert_eq!(got, want);
+    assert_wb_stock_per_size_is_the_sandboxs(&world, &s).await;
     let warehouses = app.get("/api/v1/warehouses", &s.access).await;
     assert!(
         warehouses.body["items"]
