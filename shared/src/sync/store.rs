@@ -323,6 +323,40 @@ async fn write_stocks(
         .execute(&mut **tx)
         .await?;
     }
+    // A tenant's first stock of these kinds (its first sync): every row is new, none can
+    // conflict and none is gone, so the rows go straight in, without the diff against the
+    // stored state and the upsert's conflict checks (most of a first sync's time).
+    let stored: bool =
+        sqlx::query_scalar("select exists (select 1 from stocks where kind = any($1))")
+            .bind(kinds)
+            .fetch_one(&mut **tx)
+            .await?;
+    if !stored {
+        let history = sqlx::query(
+            "insert into stock_history (tenant_id, kind, warehouse_id, chrt_id, nm_id, quantity,
+                                        previous, recorded_at, sync_run_id)
+             select app_current_tenant(), kind, warehouse_id, chrt_id, nm_id, quantity, null,
+                    $1, $2
+               from incoming_stocks",
+        )
+        .bind(now)
+        .bind(run_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        let inserted = sqlx::query(
+            "insert into stocks (tenant_id, kind, warehouse_id, chrt_id, nm_id, quantity,
+                                 in_way_to_client, in_way_from_client, updated_at)
+             select app_current_tenant(), kind, warehouse_id, chrt_id, nm_id, quantity,
+                    in_way_to_client, in_way_from_client, $1
+               from incoming_stocks",
+        )
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        return Ok((inserted, history));
+    }
     // A temp table has no statistics; without them the planner guesses nested loops.
     sqlx::query("analyze incoming_stocks")
         .execute(&mut **tx)
