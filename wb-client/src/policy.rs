@@ -191,7 +191,9 @@ pub fn capabilities(
 ) -> Vec<Capability> {
     let row = LimitRow::of(token_type, with_secret);
     let has = |c: Category| categories.contains(&c);
-    let entry = |data, category: Category, methods: &[Method]| {
+    // `methods` in the sync's order of preference; `fallback` says what using a later one
+    // costs.
+    let entry = |data, category: Category, methods: &[Method], fallback: &'static str| {
         if !has(category) {
             return Capability {
                 data,
@@ -207,10 +209,7 @@ pub fn capabilities(
                 available: true,
                 via: Some(m.name()),
                 limit_row: row.name(),
-                note: (m != &methods[0]).then_some(
-                    "this token type may not use the direct report; the slower asynchronous \
-                     report is used",
-                ),
+                note: (m != &methods[0]).then_some(fallback),
             },
             None => Capability {
                 data,
@@ -222,7 +221,7 @@ pub fn capabilities(
         }
     };
     let mut out = vec![
-        entry("catalog", Category::Content, &[Method::CardsList]),
+        entry("catalog", Category::Content, &[Method::CardsList], ""),
         entry(
             "stock_wb_warehouses",
             Category::Analytics,
@@ -230,14 +229,26 @@ pub fn capabilities(
                 Method::StocksReportWbWarehouses,
                 Method::WarehouseRemainsCreate,
             ],
+            "this token type may not use the direct report; the slower asynchronous report \
+             is used",
         ),
+        // The one-request report (category Analytics) for personal and service tokens, else
+        // a request per warehouse (Marketplace); a connected token holds both categories
+        // (`Category::REQUIRED`).
         entry(
             "stock_seller_warehouses",
             Category::Marketplace,
-            &[Method::SellerStocks],
+            &[Method::StocksReportSellerWarehouses, Method::SellerStocks],
+            "this token type may not use the one-request report; each warehouse is asked \
+             separately",
         ),
-        entry("orders", Category::Statistics, &[Method::SupplierOrders]),
-        entry("sales", Category::Statistics, &[Method::SupplierSales]),
+        entry(
+            "orders",
+            Category::Statistics,
+            &[Method::SupplierOrders],
+            "",
+        ),
+        entry("sales", Category::Statistics, &[Method::SupplierSales], ""),
     ];
     if row == LimitRow::Base {
         for c in out
@@ -341,6 +352,14 @@ mod tests {
             via(&service, false, "stock_wb_warehouses").via,
             Some("stocks_report_wb_warehouses")
         );
+        // Seller warehouses: the one-request report for service tokens; base tokens, even
+        // with our secret, ask each warehouse.
+        let seller = via(&service, true, "stock_seller_warehouses");
+        assert_eq!(seller.via, Some("stocks_report_seller_warehouses"));
+        assert_eq!(seller.note, None);
+        let seller = via(&base, true, "stock_seller_warehouses");
+        assert_eq!(seller.via, Some("seller_stocks"));
+        assert!(seller.note.is_some());
         let mut no_stats = facts(TokenType::Service, Some("asid:1"));
         no_stats.categories.retain(|c| *c != Category::Statistics);
         let orders = via(&no_stats, true, "orders");
