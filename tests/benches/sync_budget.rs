@@ -163,32 +163,16 @@ struct Load {
     errors: u64,
 }
 
-fn wrk_installed() -> bool {
-    Command::new("wrk").arg("--version").output().is_ok()
-}
-
-/// `wrk` at `CLIENTS` connections for `secs` (two threads: the machine has two cores).
-fn wrk(url: &str, token: &str, secs: u64, print: bool) -> Load {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/wrk_auth.lua");
-    let out = Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{CLIENTS}"),
-            &format!("-d{secs}s"),
-            "--timeout",
-            "30s",
-            "--latency",
-            "-s",
-            script,
-            url,
-        ])
-        .env("BENCH_TOKEN", token)
+/// Runs a load tool to completion: its standard output (the run fails if the tool does),
+/// printed indented when `print` (wrk_auth.lua's `BENCH ` summary line is for parsing).
+fn run_tool(mut cmd: Command, name: &str, print: bool) -> String {
+    let out = cmd
         .output()
-        .expect("wrk runs");
+        .unwrap_or_else(|e| panic!("{name} runs (scripts/bench.sh installs it): {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
-        "wrk failed: {stdout}{}",
+        "{name} failed: {stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
     if print {
@@ -196,6 +180,30 @@ fn wrk(url: &str, token: &str, secs: u64, print: bool) -> Load {
             println!("    {line}");
         }
     }
+    stdout
+}
+
+fn wrk_installed() -> bool {
+    Command::new("wrk").arg("--version").output().is_ok()
+}
+
+/// `wrk` at `CLIENTS` connections for `secs` (two threads: the machine has two cores).
+fn wrk(url: &str, token: &str, secs: u64, print: bool) -> Load {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/wrk_auth.lua");
+    let mut cmd = Command::new("wrk");
+    cmd.args([
+        "-t2",
+        &format!("-c{CLIENTS}"),
+        &format!("-d{secs}s"),
+        "--timeout",
+        "30s",
+        "--latency",
+        "-s",
+        script,
+        url,
+    ])
+    .env("BENCH_TOKEN", token);
+    let stdout = run_tool(cmd, "wrk", print);
     let summary = stdout
         .lines()
         .find_map(|l| l.strip_prefix("BENCH "))
@@ -289,44 +297,31 @@ async fn http_load(
 /// (without the initial connection time) and failed transactions, printing its report.
 fn pgbench(app_url: &str, script: &std::path::Path, secs: u64, print: bool) -> (f64, u64) {
     let url = reqwest::Url::parse(app_url).unwrap();
-    let out = Command::new("pgbench")
-        .args([
-            "-n",
-            "-M",
-            "prepared",
-            "-c",
-            &CLIENTS.to_string(),
-            "-j",
-            "2",
-            "-T",
-            &secs.to_string(),
-            "-f",
-            &script.to_string_lossy(),
-        ])
-        .env("PGHOST", url.host_str().unwrap())
-        .env("PGPORT", url.port().unwrap_or(5432).to_string())
-        .env("PGUSER", url.username())
-        .env("PGPASSWORD", url.password().unwrap_or_default())
-        .env("PGDATABASE", url.path().trim_start_matches('/'))
-        // The api's session settings (`pool::SessionLimits::API`): timeouts and JIT off.
-        .env(
-            "PGOPTIONS",
-            "-c statement_timeout=15s -c lock_timeout=5s \
-             -c idle_in_transaction_session_timeout=15s -c jit=off",
-        )
-        .output()
-        .expect("pgbench runs (Debian package postgresql-client)");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "pgbench failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let mut cmd = Command::new("pgbench");
+    cmd.args([
+        "-n",
+        "-M",
+        "prepared",
+        "-c",
+        &CLIENTS.to_string(),
+        "-j",
+        "2",
+        "-T",
+        &secs.to_string(),
+        "-f",
+        &script.to_string_lossy(),
+    ])
+    .env("PGHOST", url.host_str().unwrap())
+    .env("PGPORT", url.port().unwrap_or(5432).to_string())
+    .env("PGUSER", url.username())
+    .env("PGPASSWORD", url.password().unwrap_or_default())
+    .env("PGDATABASE", url.path().trim_start_matches('/'))
+    // The api's session settings: timeouts and JIT off.
+    .env(
+        "PGOPTIONS",
+        stock_tracker_shared::tenancy::pool::SessionLimits::API.pg_options(),
     );
-    if print {
-        for line in stdout.lines() {
-            println!("    {line}");
-        }
-    }
+    let stdout = run_tool(cmd, "pgbench", print);
     let tps = stdout
         .lines()
         .find_map(|l| {

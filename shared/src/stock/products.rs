@@ -69,19 +69,14 @@ fn push_page(
         q.push(" and p.nm_id > ").push_bind(after);
     }
     if let Some(search) = search {
-        let pattern = format!("%{}%", escape_like(search));
-        q.push(" and (p.vendor_code ilike ")
-            .push_bind(pattern.clone())
-            .push(" or p.title ilike ")
-            .push_bind(pattern.clone())
-            .push(" or p.brand ilike ")
-            .push_bind(pattern)
-            .push(
-                " or exists (select 1 from sizes z
-                              where z.tenant_id = p.tenant_id and z.nm_id = p.nm_id and ",
-            )
-            .push_bind(search.to_string())
-            .push(" = any(z.barcodes)))");
+        q.push(" and (");
+        push_text_match(q, search);
+        q.push(
+            " or exists (select 1 from sizes z
+                          where z.tenant_id = p.tenant_id and z.nm_id = p.nm_id and ",
+        )
+        .push_bind(search.to_string())
+        .push(" = any(z.barcodes)))");
     }
     q.push(" order by p.nm_id limit ")
         .push_bind(i64::from(limit));
@@ -161,6 +156,20 @@ pub async fn sizes_with_stock(tx: &mut Tx, nm_id: i64) -> sqlx::Result<Vec<SizeS
     )
     .fetch_all(&mut **tx)
     .await
+}
+
+/// What a search matches in a product `p`: a case-insensitive substring of its vendor code,
+/// title or brand (`%` and `_` in the search match themselves). One definition for the
+/// products and stocks pages.
+pub(super) fn push_text_match(q: &mut QueryBuilder<Postgres>, search: &str) {
+    let pattern = format!("%{}%", escape_like(search));
+    q.push("(p.vendor_code ilike ")
+        .push_bind(pattern.clone())
+        .push(" or p.title ilike ")
+        .push_bind(pattern.clone())
+        .push(" or p.brand ilike ")
+        .push_bind(pattern)
+        .push(")");
 }
 
 /// `%` and `_` in user input match themselves, not any character.

@@ -60,6 +60,16 @@ impl SessionLimits {
         })
     }
 
+    /// The same settings as `PGOPTIONS` (`-c name=value …`), for tools that should run
+    /// with the sessions our binaries have (the benchmark's `pgbench`).
+    pub fn pg_options(self) -> String {
+        self.options()
+            .iter()
+            .map(|(k, v)| format!("-c {k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// The session settings of every connection: the limits, and JIT compilation off. Our
     /// statements are short index walks and per-tenant batches; JIT starts compiling once a
     /// plan's estimated cost passes `jit_above_cost`, which a priced-out step (planner
